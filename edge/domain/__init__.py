@@ -1,0 +1,1 @@
+"""Pure business rules: functions and dataclasses, no I/O and no asyncio."""
