@@ -1,0 +1,1 @@
+"""The store's authoritative ledger: SQLite journal, group-commit writer, projections."""

@@ -1,0 +1,154 @@
+"""Reading and writing journal rows; the in-transaction handle commands append through."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from datetime import datetime
+from typing import Any
+
+from edge.ledger.projections import ProjectionSet
+from edge.protocol.chain import (
+    EVENT_TYPE_PATTERN,
+    GENESIS_HASH,
+    Event,
+    EventDataError,
+    canonical_event,
+    chain_hash,
+    check_data,
+    dumps_canonical,
+)
+
+Clock = Callable[[], datetime]
+
+COLUMNS = "seq, id, type, ts, till, staff, data, prev_hash, hash"
+_INSERT = f"INSERT INTO journal({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SET_HEAD = (
+    "INSERT INTO ledger_head(id, seq, hash) VALUES (1, ?, ?)"
+    " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
+)
+
+
+def row_to_event(row: tuple[Any, ...]) -> Event:
+    """Turn a journal row (COLUMNS order) into an Event."""
+    seq, event_id, event_type, ts, till, staff, data, prev_hash, hash_ = row
+    return Event(seq, event_id, event_type, ts, till, staff, json.loads(data), prev_hash, hash_)
+
+
+def iter_events(
+    conn: sqlite3.Connection, *, from_seq: int = 1, to_seq: int | None = None
+) -> Iterator[Event]:
+    """Stream journal events in seq order (bounded memory)."""
+    sql = f"SELECT {COLUMNS} FROM journal WHERE seq >= ?"
+    params: list[int] = [from_seq]
+    if to_seq is not None:
+        sql += " AND seq <= ?"
+        params.append(to_seq)
+    for row in conn.execute(sql + " ORDER BY seq", params):
+        yield row_to_event(row)
+
+
+def journal_tail(conn: sqlite3.Connection) -> tuple[int, str]:
+    """Return (seq, hash) of the last journal row, or (0, genesis) for an empty journal."""
+    row = conn.execute("SELECT seq, hash FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
+    return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+
+def recorded_head(conn: sqlite3.Connection) -> tuple[int, str]:
+    """Return the head the writer recorded with its last commit (or genesis)."""
+    row = conn.execute("SELECT seq, hash FROM ledger_head WHERE id = 1").fetchone()
+    return (0, GENESIS_HASH) if row is None else (int(row[0]), str(row[1]))
+
+
+class ChainState:
+    """The writer's view of the chain head; restored when a command rolls back."""
+
+    __slots__ = ("hash", "seq")
+
+    def __init__(self, seq: int, hash_: str) -> None:
+        """Start from a known head."""
+        self.seq = seq
+        self.hash = hash_
+
+    def snapshot(self) -> tuple[int, str]:
+        """Return the head as a tuple."""
+        return self.seq, self.hash
+
+    def restore(self, head: tuple[int, str]) -> None:
+        """Go back to an earlier head."""
+        self.seq, self.hash = head
+
+    def record(self, conn: sqlite3.Connection) -> None:
+        """Store the head alongside the journal (inside the open transaction)."""
+        conn.execute(_SET_HEAD, (self.seq, self.hash))
+
+
+class Tx:
+    """The handle a command gets: append events, read state, all in the open transaction."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        chain: ChainState,
+        projections: ProjectionSet,
+        clock: Clock,
+    ) -> None:
+        """Bind the writer's connection, head, projections and clock."""
+        self.conn = conn
+        self._chain = chain
+        self._projections = projections
+        self._clock = clock
+
+    def now(self) -> datetime:
+        """Return the store clock's current, timezone-aware time."""
+        return self._clock()
+
+    @property
+    def head_seq(self) -> int:
+        """Return the seq of the last event appended so far (in this transaction too)."""
+        return self._chain.seq
+
+    def append(
+        self,
+        event_type: str,
+        data: Mapping[str, Any],
+        *,
+        till: str | None = None,
+        staff: str | None = None,
+        event_id: str | None = None,
+    ) -> Event:
+        """Append one event: hash-chain it, insert it and update the projections."""
+        if not EVENT_TYPE_PATTERN.match(event_type):
+            raise EventDataError(f"bad event type {event_type!r}")
+        payload = dict(data)
+        check_data(payload)
+        data_json = dumps_canonical(payload)
+        now = self._clock()
+        if now.tzinfo is None:
+            raise EventDataError("the clock returned a naive datetime")
+        ts = now.isoformat(timespec="milliseconds")
+        seq = self._chain.seq + 1
+        prev_hash = self._chain.hash
+        eid = event_id or str(uuid.uuid4())
+        hash_ = chain_hash(
+            prev_hash,
+            canonical_event(
+                seq=seq,
+                event_id=eid,
+                event_type=event_type,
+                ts=ts,
+                till=till,
+                staff=staff,
+                data_json=data_json,
+                prev_hash=prev_hash,
+            ),
+        )
+        self.conn.execute(
+            _INSERT, (seq, eid, event_type, ts, till, staff, data_json, prev_hash, hash_)
+        )
+        event = Event(seq, eid, event_type, ts, till, staff, payload, prev_hash, hash_)
+        self._chain.seq, self._chain.hash = seq, hash_
+        self._projections.apply(self.conn, event)
+        return event

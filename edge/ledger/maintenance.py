@@ -1,0 +1,107 @@
+"""Offline ledger operations: projection rebuild, projection digests, backup, export."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TextIO
+
+from edge.ledger.journal import iter_events
+from edge.ledger.projections import ProjectionSet, Projector
+
+Progress = Callable[[int, int], None]
+_PROGRESS_EVERY = 5000
+
+
+def _no_progress(done: int, total: int) -> None:
+    """Ignore progress reports."""
+
+
+def rebuild_projections(
+    conn: sqlite3.Connection,
+    projections: ProjectionSet,
+    only: Iterable[Projector] | None = None,
+    progress: Progress = _no_progress,
+) -> int:
+    """Drop and replay projections from the journal in one transaction; return events read."""
+    targets = list(projections.projectors if only is None else only)
+    replay = ProjectionSet(targets)
+    total = int(conn.execute("SELECT count(*) FROM journal").fetchone()[0])
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        replay.recreate(conn, targets)
+        count = 0
+        for event in iter_events(conn):
+            replay.apply(conn, event)
+            count += 1
+            if count % _PROGRESS_EVERY == 0:
+                progress(count, total)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    progress(count, total)
+    return count
+
+
+def projection_digests(conn: sqlite3.Connection, projections: ProjectionSet) -> dict[str, str]:
+    """Return a sha256 of every projection table's rows in primary-key order."""
+    digests: dict[str, str] = {}
+    for table in projections.tables():
+        digest = hashlib.sha256()
+        for row in conn.execute(f'SELECT * FROM "{table}" ORDER BY 1, 2'):
+            digest.update(json.dumps(row, ensure_ascii=False).encode())
+        digests[table] = digest.hexdigest()
+    return digests
+
+
+def backup(
+    source: sqlite3.Connection, destination: Path, progress: Progress = _no_progress
+) -> None:
+    """Copy a live ledger with SQLite's online backup API, then fsync and move it in place."""
+    if destination.exists():
+        raise FileExistsError(f"{destination} exists; choose a new name")
+    temporary = destination.with_name(destination.name + ".partial")
+    temporary.unlink(missing_ok=True)
+    target = sqlite3.connect(str(temporary))
+    try:
+
+        def report(_status: int, remaining: int, total: int) -> None:
+            progress(total - remaining, total)
+
+        source.backup(target, pages=1024, progress=report)
+        target.execute("PRAGMA journal_mode = DELETE")
+    finally:
+        target.close()
+    fd = os.open(temporary, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    temporary.rename(destination)
+    directory = os.open(destination.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+
+
+def export_lines(
+    conn: sqlite3.Connection, out: TextIO, *, from_seq: int = 1, to_seq: int | None = None
+) -> int:
+    """Write events as JSON lines (the HQ wire form); return how many were written."""
+    count = 0
+    for line in _wire_lines(conn, from_seq, to_seq):
+        out.write(line)
+        count += 1
+    return count
+
+
+def _wire_lines(conn: sqlite3.Connection, from_seq: int, to_seq: int | None) -> Iterator[str]:
+    """Yield one JSON line per event."""
+    for event in iter_events(conn, from_seq=from_seq, to_seq=to_seq):
+        yield json.dumps(event.to_wire(), ensure_ascii=False, sort_keys=True) + "\n"

@@ -1,0 +1,8 @@
+"""The projectors a store runs, in the order they are applied."""
+
+from __future__ import annotations
+
+from edge.ledger.projections import Projector
+from edge.ledger.projections.store import STORE
+
+DEFAULT_PROJECTORS: tuple[Projector, ...] = (STORE,)

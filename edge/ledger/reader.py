@@ -1,0 +1,60 @@
+"""Read-only connections for queries, so screens never wait behind the writer."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from edge.ledger.schema import BUSY_TIMEOUT_MS
+
+
+class LedgerReader:
+    """A small pool of read-only aiosqlite connections (WAL readers never block the writer)."""
+
+    def __init__(self, path: Path, size: int = 2) -> None:
+        """Remember where to read and how many connections to keep."""
+        self.path = path
+        self.size = size
+        self._idle: asyncio.Queue[aiosqlite.Connection] = asyncio.Queue()
+        self._all: list[aiosqlite.Connection] = []
+
+    async def start(self) -> None:
+        """Open the read-only connections."""
+        uri = f"file:{self.path.resolve()}?mode=ro"
+        for _ in range(self.size):
+            conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
+            await conn.execute("PRAGMA query_only = ON")
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            self._all.append(conn)
+            self._idle.put_nowait(conn)
+
+    async def stop(self) -> None:
+        """Close every connection."""
+        for conn in self._all:
+            await conn.close()
+        self._all.clear()
+
+    @asynccontextmanager
+    async def connection(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Borrow a connection for a few queries."""
+        conn = await self._idle.get()
+        try:
+            yield conn
+        finally:
+            self._idle.put_nowait(conn)
+
+    async def fetch_all(self, sql: str, params: Iterable[Any] = ()) -> list[tuple[Any, ...]]:
+        """Run one query and return every row (one hop to the reader thread)."""
+        async with self.connection() as conn:
+            rows = await conn.execute_fetchall(sql, tuple(params))
+        return [tuple(row) for row in rows]
+
+    async def fetch_one(self, sql: str, params: Iterable[Any] = ()) -> tuple[Any, ...] | None:
+        """Run one query and return its first row, or None."""
+        rows = await self.fetch_all(sql, params)
+        return rows[0] if rows else None

@@ -1,0 +1,247 @@
+"""The one writer: an asyncio task draining a queue into group commits on its own thread.
+
+Each group is one `BEGIN IMMEDIATE` transaction; every command in it runs inside its own
+SAVEPOINT; one COMMIT (one fsync) covers the group; only then is each caller's future
+resolved. A command that raises rolls back to its savepoint and only its caller sees the
+error. The whole group runs in one hop to the database thread, so the per-statement cost of
+crossing threads is paid once per group, not once per statement.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from edge.ledger.errors import LedgerClosedError, LedgerCommitError, LedgerError
+from edge.ledger.journal import ChainState, Clock, Tx, journal_tail, recorded_head
+from edge.ledger.maintenance import rebuild_projections
+from edge.ledger.projections import ProjectionSet
+from edge.ledger.schema import connect, migrate
+
+T = TypeVar("T")
+Command = Callable[[Tx], T]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_GROUP = 512
+GROUP_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+
+
+@dataclass
+class WriterStats:
+    """Counters the metrics endpoint and the benchmark read."""
+
+    groups: int = 0
+    commands: int = 0
+    failed_commands: int = 0
+    failed_commits: int = 0
+    max_group: int = 0
+    last_group: int = 0
+    group_sizes: list[int] = field(default_factory=lambda: [0] * len(GROUP_SIZE_BUCKETS))
+
+    def count_group(self, size: int) -> None:
+        """Count one committed group of `size` commands."""
+        self.groups += 1
+        self.commands += size
+        self.last_group = size
+        self.max_group = max(self.max_group, size)
+        for index, bound in enumerate(GROUP_SIZE_BUCKETS):
+            if size <= bound:
+                self.group_sizes[index] += 1
+                break
+
+
+class _Failed:
+    """A command's error, carried back from the writer thread."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_Item = tuple[Command[Any], "asyncio.Future[Any]"]
+
+
+class LedgerWriter:
+    """Own the write connection; run submitted commands in group commits."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        projections: ProjectionSet,
+        clock: Clock,
+        max_group: int = DEFAULT_MAX_GROUP,
+    ) -> None:
+        """Remember the ledger file and how to run; nothing is opened here."""
+        self.path = path
+        self.projections = projections
+        self.clock = clock
+        self.max_group = max_group
+        self.stats = WriterStats()
+        self._pending: deque[_Item] = deque()
+        self._wakeup = asyncio.Event()
+        self._closing = False
+        self._task: asyncio.Task[None] | None = None
+        self._thread: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._chain = ChainState(0, "")
+        self._tx: Tx | None = None
+
+    @property
+    def queue_depth(self) -> int:
+        """Return how many commands wait for the next group."""
+        return len(self._pending)
+
+    @property
+    def head(self) -> tuple[int, str]:
+        """Return (seq, hash) of the last committed event."""
+        return self._chain.snapshot()
+
+    async def start(self) -> None:
+        """Open the ledger on the writer thread and start draining the queue."""
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-writer")
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._thread, self._open)
+        except BaseException:
+            self._thread.shutdown(wait=True)
+            self._thread = None
+            raise
+        self._task = asyncio.create_task(self._drain(), name="ledger-writer")
+
+    async def stop(self) -> None:
+        """Refuse new commands, finish the queued ones, close the connection."""
+        self._closing = True
+        self._wakeup.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
+        if self._thread is not None:
+            loop = asyncio.get_running_loop()
+            await loop.run_in_executor(self._thread, self._close)
+            self._thread.shutdown(wait=True)
+            self._thread = None
+
+    async def submit(self, command: Command[T]) -> T:
+        """Run `command` in the next group; return its result once its COMMIT returned."""
+        if self._closing or self._task is None:
+            raise LedgerClosedError("the ledger writer is not running")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._pending.append((command, future))
+        self._wakeup.set()
+        return cast(T, await future)
+
+    async def _drain(self) -> None:
+        """Take every pending command, commit them as one group, resolve the callers."""
+        loop = asyncio.get_running_loop()
+        assert self._thread is not None  # noqa: S101 - start() sets it before this runs
+        while True:
+            if not self._pending:
+                if self._closing:
+                    return
+                self._wakeup.clear()
+                await self._wakeup.wait()
+                continue
+            group: list[_Item] = []
+            while self._pending and len(group) < self.max_group:
+                item = self._pending.popleft()
+                if not item[1].cancelled():
+                    group.append(item)
+            if not group:
+                continue
+            commands = [command for command, _ in group]
+            try:
+                outcomes = await loop.run_in_executor(self._thread, self._commit_group, commands)
+            except Exception as err:  # the writer thread itself failed: nobody's work is known
+                log.exception("ledger writer group failed")
+                outcomes = [_Failed(LedgerCommitError(f"ledger write failed: {err}"))] * len(group)
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, _Failed):
+                    future.set_exception(outcome.error)
+                else:
+                    future.set_result(outcome)
+
+    # --- the writer thread -------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Connect, migrate, bring stale projections up to date and load the head."""
+        conn = connect(self.path)
+        try:
+            migrate(conn)
+            stale = self.projections.stale(conn)
+            if stale:
+                rebuild_projections(conn, self.projections, stale)
+            tail = journal_tail(conn)
+            head = recorded_head(conn)
+            if tail != head and head[0] != 0:
+                raise LedgerError(
+                    f"journal ends at seq {tail[0]} but the ledger recorded head seq {head[0]}:"
+                    " the file was altered; run `edge ledger verify`"
+                )
+        except BaseException:
+            conn.close()
+            raise
+        self._conn = conn
+        self._chain = ChainState(*tail)
+        self._tx = Tx(conn, self._chain, self.projections, self.clock)
+
+    def _close(self) -> None:
+        """Close the write connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _commit_group(self, commands: list[Command[Any]]) -> list[object]:
+        """Run commands in savepoints inside one transaction and commit once."""
+        conn, tx = self._conn, self._tx
+        assert conn is not None and tx is not None  # noqa: S101 - opened in start()
+        outcomes: list[object] = []
+        group_start = self._chain.snapshot()
+        conn.execute("BEGIN IMMEDIATE")
+        for command in commands:
+            before = self._chain.snapshot()
+            conn.execute("SAVEPOINT command")
+            try:
+                value = command(tx)
+            except Exception as err:  # noqa: BLE001 - a command's error goes to its caller
+                if not conn.in_transaction:
+                    # SQLite rolled the whole transaction back (e.g. disk full): the earlier
+                    # commands of this group are gone too; tell them and start again.
+                    lost = LedgerCommitError(f"transaction rolled back by SQLite: {err}")
+                    outcomes = [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes]
+                    self._chain.restore(group_start)
+                    conn.execute("BEGIN IMMEDIATE")
+                else:
+                    conn.execute("ROLLBACK TO command")
+                    conn.execute("RELEASE command")
+                    self._chain.restore(before)
+                self.stats.failed_commands += 1
+                outcomes.append(_Failed(err))
+            else:
+                conn.execute("RELEASE command")
+                outcomes.append(value)
+        try:
+            if self._chain.seq != group_start[0]:
+                self._chain.record(conn)
+            conn.execute("COMMIT")
+        except sqlite3.Error as err:
+            log.exception("ledger COMMIT failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            self._chain.restore(group_start)
+            self.stats.failed_commits += 1
+            lost = LedgerCommitError(f"COMMIT failed, nothing was written: {err}")
+            return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes]
+        self.stats.count_group(len(commands))
+        return outcomes

@@ -1,0 +1,166 @@
+"""The ledger event as sent to HQ and its hash chain (SPEC §3), exact to the byte.
+
+`canonical` is the event object without its `hash`, serialised as
+`json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)`, UTF-8;
+`hash = sha256(prev_hash_hex + canonical).hexdigest()`; the first event's `prev_hash` is 64
+zeros. Event data holds only integers within ±2^53, strings, booleans, null, lists and objects
+with string keys, so any language reproduces the canonical form exactly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from json.encoder import encode_basestring
+from typing import Any, TypeAlias
+
+GENESIS_HASH = "0" * 64
+MAX_SAFE_INT = 2**53
+EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
+
+JsonValue: TypeAlias = bool | int | str | list["JsonValue"] | dict[str, "JsonValue"] | None
+
+
+class EventDataError(ValueError):
+    """Raise when event data holds something the canonical form cannot carry exactly."""
+
+
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def dumps_canonical(value: object) -> str:
+    """Serialise a JSON value in the canonical form (sorted keys, compact, UTF-8 text)."""
+    return _ENCODER.encode(value)
+
+
+def _quote(value: str | None) -> str:
+    """Return the canonical JSON text of a string or null (same as dumps_canonical)."""
+    return "null" if value is None else encode_basestring(value)
+
+
+def check_data(value: Any, path: str = "data") -> None:
+    """Refuse floats, huge integers, non-string keys and non-JSON types anywhere in `value`."""
+    kind = type(value)
+    if kind is dict:
+        pairs: Iterable[tuple[Any, Any]] = value.items()
+    elif kind is list or kind is tuple:
+        pairs = enumerate(value)
+    else:
+        _check_scalar(value, path)
+        return
+    for key, item in pairs:
+        if kind is dict and type(key) is not str:
+            raise EventDataError(f"{path}: object keys must be strings, got {key!r}")
+        item_kind = type(item)
+        if item_kind is str or item_kind is bool or item is None:
+            continue
+        if item_kind is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+            continue
+        check_data(item, f"{path}.{key}" if kind is dict else f"{path}[{key}]")
+
+
+def _check_scalar(value: object, path: str) -> None:
+    """Check one non-container value (the slow path, subclasses included)."""
+    if value is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(value, int):
+        if not -MAX_SAFE_INT <= value <= MAX_SAFE_INT:
+            raise EventDataError(f"{path}: integer {value} is outside ±2^53")
+        return
+    if isinstance(value, float):
+        raise EventDataError(f"{path}: floats are not allowed in event data (use minor units)")
+    if isinstance(value, (list, tuple, dict)):
+        check_data(dict(value) if isinstance(value, dict) else list(value), path)
+        return
+    raise EventDataError(f"{path}: {type(value).__name__} is not a JSON value")
+
+
+def canonical_event(
+    *,
+    seq: int,
+    event_id: str,
+    event_type: str,
+    ts: str,
+    till: str | None,
+    staff: str | None,
+    data_json: str,
+    prev_hash: str,
+) -> str:
+    """Return the canonical text of an event whose data is already canonical JSON text.
+
+    Keys in sorted order: data, id, prev_hash, seq, staff, till, ts, type — the same text
+    `dumps_canonical` gives for the whole object, built without serialising `data` twice.
+    """
+    return (
+        '{"data":'
+        + data_json
+        + ',"id":'
+        + _quote(event_id)
+        + ',"prev_hash":'
+        + _quote(prev_hash)
+        + ',"seq":'
+        + str(seq)
+        + ',"staff":'
+        + _quote(staff)
+        + ',"till":'
+        + _quote(till)
+        + ',"ts":'
+        + _quote(ts)
+        + ',"type":'
+        + _quote(event_type)
+        + "}"
+    )
+
+
+def chain_hash(prev_hash: str, canonical: str) -> str:
+    """Return sha256(prev_hash_hex + canonical) as lowercase hex."""
+    return hashlib.sha256((prev_hash + canonical).encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One journal entry exactly as HQ receives it."""
+
+    seq: int
+    id: str
+    type: str
+    ts: str
+    till: str | None
+    staff: str | None
+    data: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+    def canonical(self) -> str:
+        """Return the canonical text the hash covers."""
+        return canonical_event(
+            seq=self.seq,
+            event_id=self.id,
+            event_type=self.type,
+            ts=self.ts,
+            till=self.till,
+            staff=self.staff,
+            data_json=dumps_canonical(self.data),
+            prev_hash=self.prev_hash,
+        )
+
+    def computed_hash(self) -> str:
+        """Return the hash this event's content and prev_hash give."""
+        return chain_hash(self.prev_hash, self.canonical())
+
+    def to_wire(self) -> dict[str, Any]:
+        """Return the event object sent to HQ (with its hash)."""
+        return {
+            "seq": self.seq,
+            "id": self.id,
+            "type": self.type,
+            "ts": self.ts,
+            "till": self.till,
+            "staff": self.staff,
+            "data": self.data,
+            "prev_hash": self.prev_hash,
+            "hash": self.hash,
+        }

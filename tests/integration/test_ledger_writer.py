@@ -1,0 +1,234 @@
+"""The group-commit writer: durability, isolation of failures, gapless seqs, append-only."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from edge.ledger.errors import (
+    LedgerClosedError,
+    LedgerCommitError,
+    NotInitializedError,
+    WrongStoreError,
+)
+from edge.ledger.journal import Tx
+from edge.ledger.ledger import Ledger
+from edge.ledger.projections import Projector
+from edge.ledger.verify import verify_chain
+from edge.protocol.chain import EventDataError
+from tests.conftest import COUNTERS, STORE, TEST_PROJECTORS, add_counter, init_command, raw
+
+
+async def test_500_concurrent_commands_with_failures(ledger: Ledger, ledger_path: Path) -> None:
+    rng = random.Random(7)
+    plan = [(f"c{i}", rng.randint(1, 3), rng.random() < 0.3) for i in range(500)]
+    results = await asyncio.gather(
+        *(ledger.submit(add_counter(name, 5, events=n, fail=f)) for name, n, f in plan),
+        return_exceptions=True,
+    )
+    stats = ledger.writer.stats
+    assert stats.groups < 500 / 4, "commands were not grouped"
+    await ledger.stop()
+
+    conn = raw(ledger_path)
+    seqs = [r[0] for r in conn.execute("SELECT seq FROM journal ORDER BY seq")]
+    assert seqs == list(range(1, len(seqs) + 1))
+    rows = dict(conn.execute("SELECT name, events FROM counters").fetchall())
+    expected_events = 1
+    for (name, n, failed), result in zip(plan, results, strict=True):
+        if failed:
+            assert isinstance(result, ValueError)
+            assert name not in rows
+        else:
+            assert isinstance(result, list)
+            assert len(result) == n
+            assert rows[name] == n
+            stored = conn.execute(
+                "SELECT count(*) FROM journal WHERE json_extract(data, '$.name') = ?", (name,)
+            ).fetchone()[0]
+            assert stored == n
+            expected_events += n
+    assert len(seqs) == expected_events
+    assert verify_chain(conn).ok
+    # the seqs each caller got are exactly the ones stored for it
+    for (name, _, failed), result in zip(plan, results, strict=True):
+        if not failed:
+            assert isinstance(result, list)
+            stored_seqs = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT seq FROM journal WHERE json_extract(data, '$.name') = ? ORDER BY seq",
+                    (name,),
+                )
+            ]
+            assert stored_seqs == result
+
+
+async def test_caller_resolved_only_after_commit_is_visible(
+    ledger: Ledger, ledger_path: Path
+) -> None:
+    observer = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True, isolation_level=None)
+    seen: list[bool] = []
+
+    async def one(i: int) -> None:
+        seqs = await ledger.submit(add_counter(f"v{i}", 1))
+        # the instant the caller learns of success, another connection must see the row
+        row = observer.execute("SELECT 1 FROM journal WHERE seq = ?", (seqs[0],)).fetchone()
+        seen.append(row is not None)
+
+    await asyncio.gather(*(one(i) for i in range(200)))
+    assert seen == [True] * 200
+
+
+async def test_failure_rolls_back_only_its_own_events_and_projection(ledger: Ledger) -> None:
+    await ledger.submit(add_counter("kept", 3))
+    with pytest.raises(ValueError, match="refused"):
+        await ledger.submit(add_counter("kept", 100, events=2, fail=True))
+    row = await ledger.reader.fetch_one("SELECT total, events FROM counters WHERE name='kept'")
+    assert row == (3, 1)
+    assert ledger.head[0] == 2
+
+
+async def test_bad_event_data_is_refused_and_leaves_nothing(ledger: Ledger) -> None:
+    def floaty(tx: Tx) -> None:
+        tx.append("test.counter_added", {"name": "x", "amount": 1})
+        tx.append("test.counter_added", {"name": "x", "amount": 1.5})
+
+    with pytest.raises(EventDataError, match="floats"):
+        await ledger.submit(floaty)
+    with pytest.raises(EventDataError, match="bad event type"):
+        await ledger.submit(lambda tx: tx.append("NoDots", {}))
+    assert ledger.head[0] == 1
+    assert await ledger.reader.fetch_all("SELECT * FROM counters") == []
+
+
+async def test_update_and_delete_on_journal_are_refused(ledger: Ledger, ledger_path: Path) -> None:
+    await ledger.submit(add_counter("a", 1))
+    conn = raw(ledger_path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only: UPDATE refused"):
+        conn.execute("UPDATE journal SET data = '{}' WHERE seq = 2")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only: DELETE refused"):
+        conn.execute("DELETE FROM journal WHERE seq = 2")
+
+    def sneaky(tx: Tx) -> None:
+        tx.conn.execute("DELETE FROM journal WHERE seq = 1")
+
+    with pytest.raises(sqlite3.IntegrityError):
+        await ledger.submit(sneaky)
+    assert conn.execute("SELECT count(*) FROM journal").fetchone()[0] == 2
+
+
+def _deferred_fk_violation(tx: Tx) -> None:
+    """Write a row whose deferred foreign key fails only at COMMIT."""
+    tx.conn.execute("INSERT INTO fk_child(parent) VALUES ('nobody')")
+
+
+async def test_failed_commit_fails_the_whole_group_and_writes_nothing(
+    ledger_path: Path,
+) -> None:
+    fk = Projector(
+        name="test_fk",
+        version=1,
+        tables=("fk_child", "fk_parent"),
+        ddl="""
+        CREATE TABLE fk_parent (id TEXT PRIMARY KEY);
+        CREATE TABLE fk_child (parent TEXT REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED);
+        """,
+    )
+    ledger = Ledger(ledger_path, projectors=(*TEST_PROJECTORS, fk), require_initialized=False)
+    await ledger.start()
+    await ledger.submit(init_command)
+    head = ledger.head
+    # created in the same loop turn, the three commands are drained as one group
+    group = [
+        asyncio.create_task(ledger.submit(add_counter("a", 1))),
+        asyncio.create_task(ledger.submit(_deferred_fk_violation)),
+        asyncio.create_task(ledger.submit(add_counter("b", 1))),
+    ]
+    outcomes = await asyncio.gather(*group, return_exceptions=True)
+    assert ledger.writer.stats.failed_commits == 1
+    assert all(isinstance(o, LedgerCommitError) for o in outcomes)
+    await ledger.submit(add_counter("after", 1))
+    await ledger.stop()
+    conn = raw(ledger_path)
+    names = {r[0] for r in conn.execute("SELECT name FROM counters")}
+    assert names == {"after"}
+    assert verify_chain(conn).ok
+    assert head[0] + 1 == conn.execute("SELECT max(seq) FROM journal").fetchone()[0]
+
+
+async def test_reopen_continues_the_chain(ledger_path: Path) -> None:
+    first = Ledger(ledger_path, projectors=TEST_PROJECTORS, require_initialized=False)
+    await first.start()
+    await first.submit(init_command)
+    await first.submit(add_counter("x", 1, events=3))
+    head = first.head
+    await first.stop()
+    second = Ledger(ledger_path, projectors=TEST_PROJECTORS, store_id=STORE.id)
+    await second.start()
+    assert second.head == head
+    seqs = await second.submit(add_counter("x", 1))
+    assert seqs == [head[0] + 1]
+    assert (await second.verify()).ok
+    await second.stop()
+
+
+async def test_identity_checks(ledger_path: Path, tmp_path: Path) -> None:
+    empty = Ledger(tmp_path / "empty.db")
+    with pytest.raises(NotInitializedError):
+        await empty.start()
+    first = Ledger(ledger_path, require_initialized=False)
+    await first.start()
+    await first.submit(init_command)
+    await first.stop()
+    other = Ledger(ledger_path, store_id="ANOTHER")
+    with pytest.raises(WrongStoreError, match="S-TEST"):
+        await other.start()
+
+
+async def test_stop_finishes_queued_commands_then_refuses(ledger: Ledger) -> None:
+    pending = [asyncio.create_task(ledger.submit(add_counter(f"q{i}", 1))) for i in range(50)]
+    await asyncio.sleep(0)
+    await ledger.stop()
+    assert all(len(t.result()) == 1 for t in pending)
+    with pytest.raises(LedgerClosedError):
+        await ledger.submit(add_counter("late", 1))
+    await ledger.start()  # the fixture stops it again
+
+
+async def test_changed_projection_version_is_rebuilt_on_open(ledger_path: Path) -> None:
+    first = Ledger(ledger_path, projectors=TEST_PROJECTORS, require_initialized=False)
+    await first.start()
+    await first.submit(init_command)
+    await first.submit(add_counter("n", 4, events=2))
+    await first.stop()
+    conn = raw(ledger_path)
+    conn.execute("UPDATE counters SET total = 999")  # a drifted projection
+    conn.close()
+    bumped = Projector(
+        name=COUNTERS.name,
+        version=2,
+        tables=COUNTERS.tables,
+        ddl=COUNTERS.ddl,
+        handlers=COUNTERS.handlers,
+    )
+    second = Ledger(ledger_path, projectors=(*TEST_PROJECTORS[:-1], bumped))
+    await second.start()
+    assert await second.reader.fetch_all("SELECT name, total, events FROM counters") == [
+        ("n", 8, 2)
+    ]
+    await second.stop()
+
+
+async def test_stored_event_text_is_canonical(ledger: Ledger, ledger_path: Path) -> None:
+    await ledger.submit(
+        lambda tx: tx.append("test.note", {"z": 1, "a": "中文", "m": [True, None]}, staff="E1")
+    )
+    row = raw(ledger_path).execute("SELECT data, staff FROM journal WHERE seq = 2").fetchone()
+    assert row == ('{"a":"中文","m":[true,null],"z":1}', "E1")
+    assert json.loads(row[0]) == {"z": 1, "a": "中文", "m": [True, None]}
