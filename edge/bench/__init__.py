@@ -1,0 +1,15 @@
+"""`edge bench NAME`: figures measured against a baseline taken in the same run."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+
+def run_benchmark(name: str, *, seconds: float, directory: str | None) -> dict[str, Any]:
+    """Run the named benchmark and return its report (figures, baseline, ratio, text)."""
+    if name == "ledger":
+        from edge.bench.ledger import bench_ledger  # noqa: PLC0415 - one benchmark at a time
+
+        return bench_ledger(seconds=seconds, directory=Path(directory) if directory else None)
+    raise ValueError(f"unknown benchmark {name!r}")

@@ -1,0 +1,288 @@
+"""`edge …`: the one command. Thin: parse arguments, call a service, print the outcome."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sqlite3
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from edge import __version__
+from edge.ledger.errors import LedgerError
+from edge.ledger.maintenance import backup, export_lines, projection_digests, rebuild_projections
+from edge.ledger.projections import ProjectionSet
+from edge.ledger.projections.registry import DEFAULT_PROJECTORS
+from edge.ledger.schema import connect
+from edge.ledger.verify import verify_chain
+from edge.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
+
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+class Progress:
+    """A one-line progress display on stderr (only when stderr is a terminal)."""
+
+    def __init__(self, label: str) -> None:
+        """Name what is progressing."""
+        self.label = label
+        self.live = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        """Redraw the line."""
+        if self.live and total:
+            width = 30
+            filled = width * done // total
+            bar = "#" * filled + "-" * (width - filled)
+            sys.stderr.write(f"\r{self.label} [{bar}] {done}/{total}")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+def _config_path(args: argparse.Namespace) -> Path:
+    """Return --config, else $EDGE_CONFIG, else the default path."""
+    return Path(args.config) if args.config else DEFAULT_CONFIG
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """Load settings from --config (raises SettingsError)."""
+    return load_settings(Path(args.config) if args.config else None)
+
+
+def _db_path(args: argparse.Namespace) -> Path:
+    """Return --db, else the ledger named by the configuration."""
+    if args.db:
+        return Path(args.db)
+    return _settings(args).ledger_path
+
+
+def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
+    """Open a ledger file that must exist."""
+    if not path.is_file():
+        raise FileNotFoundError(f"no ledger at {path}")
+    return connect(path, read_only=read_only)
+
+
+def cmd_config_check(args: argparse.Namespace) -> int:
+    """Validate the configuration and report every invalid field by name."""
+    path = _config_path(args)
+    try:
+        settings = load_settings(path if args.config else None)
+    except SettingsError as err:
+        print(f"{path}: {len(err.errors)} problem(s)")
+        for error in err.errors:
+            print(f"  {error}")
+        return EXIT_FAIL
+    print(f"{settings.source}: OK")
+    print(f"  store      {settings.store.id} ({settings.store.name})")
+    print(f"  ledger     {settings.ledger_path}")
+    print(f"  http       {settings.http.host}:{settings.http.port}")
+    present = settings.secrets.present()
+    print(
+        "  secrets    " + ", ".join(f"{k}={'set' if v else 'missing'}" for k, v in present.items())
+    )
+    return EXIT_OK
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    """Create the data directory and the ledger for the configured store."""
+    from edge.services.store import init_store_ledger  # noqa: PLC0415 - keeps `edge --help` fast
+
+    settings = _settings(args)
+    created, (seq, hash_) = asyncio.run(init_store_ledger(settings))
+    state = "created" if created else "already initialized"
+    print(f"store {settings.store.id}: ledger {settings.ledger_path} {state} (head seq {seq})")
+    print(f"head hash {hash_}")
+    return EXIT_OK
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the store server in the foreground."""
+    from edge.server import run_server  # noqa: PLC0415 - keeps `edge --help` fast
+
+    settings = _settings(args)
+    asyncio.run(run_server(settings))
+    return EXIT_OK
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Run a complete demo store in the foreground."""
+    from edge.demo import run_demo  # noqa: PLC0415 - keeps `edge --help` fast
+
+    asyncio.run(run_demo(Path(args.data), args.host, args.port))
+    return EXIT_OK
+
+
+def cmd_ledger_verify(args: argparse.Namespace) -> int:
+    """Check the hash chain; exit 1 naming the first bad seq."""
+    conn = _open_existing(_db_path(args), read_only=True)
+    try:
+        result = verify_chain(conn, Progress("verify"))
+    finally:
+        conn.close()
+    if result.ok:
+        print(f"OK: {result.events} events, head seq {result.head_seq}")
+        print(f"head hash {result.head_hash}")
+        return EXIT_OK
+    print(f"BROKEN at seq {result.bad_seq}: {result.reason}")
+    print(f"last good seq {result.head_seq}, hash {result.head_hash}")
+    return EXIT_FAIL
+
+
+def cmd_ledger_rebuild(args: argparse.Namespace) -> int:
+    """Rebuild every projection from the journal and report what changed."""
+    projections = ProjectionSet(DEFAULT_PROJECTORS)
+    conn = _open_existing(_db_path(args), read_only=False)
+    try:
+        stale = projections.stale(conn)
+        before = {} if stale else projection_digests(conn, projections)
+        count = rebuild_projections(conn, projections, progress=Progress("rebuild"))
+        after = projection_digests(conn, projections)
+    finally:
+        conn.close()
+    changed = sorted(t for t in after if before.get(t) != after[t])
+    print(f"rebuilt {len(projections.projectors)} projection(s) from {count} events")
+    if stale:
+        print(
+            "projections were out of date before the rebuild: " + ", ".join(p.name for p in stale)
+        )
+    elif changed:
+        print("tables that differed from the journal: " + ", ".join(changed))
+    else:
+        print("identical to before: yes")
+    return EXIT_OK
+
+
+def cmd_ledger_backup(args: argparse.Namespace) -> int:
+    """Copy the ledger with SQLite's backup API and verify the copy."""
+    destination = Path(args.dest)
+    source = _open_existing(_db_path(args), read_only=False)
+    try:
+        backup(source, destination, Progress("backup"))
+    finally:
+        source.close()
+    copy = connect(destination, read_only=True)
+    try:
+        result = verify_chain(copy)
+    finally:
+        copy.close()
+    if not result.ok:
+        print(f"backup written to {destination} but its chain is broken at seq {result.bad_seq}")
+        return EXIT_FAIL
+    print(f"backup {destination}: {result.events} events, head seq {result.head_seq} verified")
+    print(f"head hash {result.head_hash}")
+    return EXIT_OK
+
+
+def cmd_ledger_export(args: argparse.Namespace) -> int:
+    """Write events as JSON lines to stdout or --out."""
+    conn = _open_existing(_db_path(args), read_only=True)
+    try:
+        if args.out:
+            with Path(args.out).open("w", encoding="utf-8") as out:
+                count = export_lines(conn, out, from_seq=args.from_seq, to_seq=args.to_seq)
+            print(f"exported {count} events to {args.out}", file=sys.stderr)
+        else:
+            export_lines(conn, sys.stdout, from_seq=args.from_seq, to_seq=args.to_seq)
+    finally:
+        conn.close()
+    return EXIT_OK
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    """Run a benchmark and print its figures, baseline and ratio."""
+    from edge.bench import run_benchmark  # noqa: PLC0415 - only benchmarks need it
+
+    report = run_benchmark(args.name, seconds=args.seconds, directory=args.dir)
+    if args.json:
+        print(json.dumps(report, ensure_ascii=False))
+    else:
+        print(report["text"])
+    return EXIT_OK
+
+
+def _add_ledger_source(parser: argparse.ArgumentParser) -> None:
+    """Add the --db / --config choice."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--db", help="ledger file")
+    group.add_argument("--config", help=f"edge.toml (default {DEFAULT_CONFIG})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Describe every `edge` subcommand."""
+    parser = argparse.ArgumentParser(prog="edge", description="store-edge: the store's server")
+    parser.add_argument("--version", action="version", version=f"store-edge {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def add(
+        name: str,
+        func: Callable[[argparse.Namespace], int],
+        text: str,
+        parent: argparse._SubParsersAction[argparse.ArgumentParser] = sub,
+    ) -> argparse.ArgumentParser:
+        command = parent.add_parser(name, help=text, description=text)
+        command.set_defaults(func=func)
+        return command
+
+    add("init", cmd_init, "create the data directory and ledger").add_argument("--config")
+    add("serve", cmd_serve, "run the store server").add_argument("--config")
+    demo = add("demo", cmd_demo, "run a complete demo store in the foreground")
+    demo.add_argument("--data", default=".demo", help="demo data directory (default .demo)")
+    demo.add_argument("--port", type=int, default=8080, help="HTTP port (0 picks a free one)")
+    demo.add_argument("--host", default="127.0.0.1", help="address to listen on")
+
+    config = sub.add_parser("config", help="configuration tools")
+    config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
+    add("check", cmd_config_check, "validate edge.toml", config_sub).add_argument("--config")
+
+    ledger = sub.add_parser("ledger", help="ledger maintenance")
+    ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
+    _add_ledger_source(add("verify", cmd_ledger_verify, "check the hash chain", ledger_sub))
+    _add_ledger_source(
+        add("rebuild", cmd_ledger_rebuild, "rebuild projections from the journal", ledger_sub)
+    )
+    backup_cmd = add("backup", cmd_ledger_backup, "online backup to DEST, verified", ledger_sub)
+    backup_cmd.add_argument("dest")
+    _add_ledger_source(backup_cmd)
+    export = add("export", cmd_ledger_export, "events as JSON lines", ledger_sub)
+    _add_ledger_source(export)
+    export.add_argument("--from", dest="from_seq", type=int, default=1)
+    export.add_argument("--to", dest="to_seq", type=int, default=None)
+    export.add_argument("--out", help="file to write (default stdout)")
+
+    bench = add("bench", cmd_bench, "benchmarks against a baseline measured in the same run")
+    bench.add_argument("name", choices=["ledger"])
+    bench.add_argument("--json", action="store_true", help="print one JSON object")
+    bench.add_argument("--seconds", type=float, default=2.0, help="seconds per measured round")
+    bench.add_argument("--dir", default=None, help="directory on the disk to measure")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run `edge` with `argv`; return the exit status."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return int(args.func(args))
+    except SettingsError as err:
+        print("configuration problems:", file=sys.stderr)
+        for error in err.errors:
+            print(f"  {error}", file=sys.stderr)
+        return EXIT_FAIL
+    except (FileNotFoundError, FileExistsError, sqlite3.Error, LedgerError) as err:
+        print(f"edge: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

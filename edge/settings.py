@@ -1,0 +1,330 @@
+"""Store settings: edge.toml, then `EDGE_<SECTION>_<FIELD>` environment overrides, then secrets.
+
+Secrets (HQ key, PIN pepper, broker password) never live in the TOML file: they are read from
+files in `$CREDENTIALS_DIRECTORY` (systemd `LoadCredential=`). Every problem is reported with the
+dotted name of the field it concerns, all at once, so a technician fixes a file in one pass.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+import types
+import typing
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
+ENV_PREFIX = "EDGE_"
+SECRET_FILES = {
+    "hq_key": "hq-key",
+    "pin_pepper": "pin-pepper",
+    "broker_password": "broker-password",
+}
+LOCALES = ("zh-CN", "en")
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One invalid setting: its dotted name and what is wrong."""
+
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        """Render as `section.field: message`."""
+        return f"{self.field}: {self.message}"
+
+
+class SettingsError(Exception):
+    """Raise with every invalid field of a configuration."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        """Keep the list of field errors."""
+        super().__init__("; ".join(str(e) for e in errors))
+        self.errors = errors
+
+
+@dataclass(frozen=True)
+class StoreSettings:
+    """Who the store is."""
+
+    id: str = ""
+    name: str = ""
+    currency: str = "CNY"
+    timezone: str = "Asia/Shanghai"
+    locale: str = "zh-CN"
+
+
+@dataclass(frozen=True)
+class PathSettings:
+    """Where the store keeps its data."""
+
+    data_dir: Path = Path("/var/lib/edge")
+    ledger: Path | None = None
+
+
+@dataclass(frozen=True)
+class HttpSettings:
+    """Where the server listens."""
+
+    host: str = "0.0.0.0"  # noqa: S104 - the store server serves the store LAN
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class LedgerSettings:
+    """How the ledger writer and readers run."""
+
+    max_group: int = 512
+    readers: int = 2
+
+
+@dataclass(frozen=True)
+class Secrets:
+    """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
+
+    hq_key: str | None = field(default=None, repr=False)
+    pin_pepper: str | None = field(default=None, repr=False)
+    broker_password: str | None = field(default=None, repr=False)
+
+    def present(self) -> dict[str, bool]:
+        """Tell which secrets were found, without their values."""
+        return {name: getattr(self, name) is not None for name in SECRET_FILES}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a store server needs to run."""
+
+    store: StoreSettings = StoreSettings()
+    paths: PathSettings = PathSettings()
+    http: HttpSettings = HttpSettings()
+    ledger: LedgerSettings = LedgerSettings()
+    secrets: Secrets = Secrets()
+    source: Path | None = None
+
+    @property
+    def ledger_path(self) -> Path:
+        """Return the ledger file (paths.ledger, else data_dir/ledger.db)."""
+        return self.paths.ledger or self.paths.data_dir / "ledger.db"
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """Return the store's time zone."""
+        return ZoneInfo(self.store.timezone)
+
+
+SECTIONS: dict[str, type[Any]] = {
+    "store": StoreSettings,
+    "paths": PathSettings,
+    "http": HttpSettings,
+    "ledger": LedgerSettings,
+}
+
+_STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
+_CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _valid_timezone(value: str) -> str:
+    """Return '' if `value` names an IANA time zone, else why not."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"unknown time zone {value!r} (use an IANA name such as Asia/Shanghai)"
+    return ""
+
+
+_CHECKS: dict[str, Callable[[Any], str]] = {
+    "store.id": lambda v: (
+        "" if _STORE_ID.match(v) else "must be 1-32 letters, digits, '-' or '_' (e.g. SH-0042)"
+    ),
+    "store.name": lambda v: "" if v.strip() else "must not be empty",
+    "store.currency": lambda v: "" if _CURRENCY.match(v) else "must be an ISO 4217 code like CNY",
+    "store.timezone": _valid_timezone,
+    "store.locale": lambda v: "" if v in LOCALES else f"must be one of {', '.join(LOCALES)}",
+    "http.port": lambda v: "" if 0 <= v <= 65535 else "must be between 0 and 65535",
+    "ledger.max_group": lambda v: "" if 1 <= v <= 10_000 else "must be between 1 and 10000",
+    "ledger.readers": lambda v: "" if 1 <= v <= 32 else "must be between 1 and 32",
+}
+
+
+def load_settings(
+    path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> Settings:
+    """Read the TOML file, apply environment overrides and secrets; raise SettingsError."""
+    env = os.environ if env is None else env
+    path = path or Path(env.get("EDGE_CONFIG", str(DEFAULT_CONFIG)))
+    errors: list[FieldError] = []
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise SettingsError([FieldError("config", f"{path} does not exist")]) from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+        raise SettingsError([FieldError("config", f"{path}: {err}")]) from err
+    return settings_from_mapping(raw, env, errors, source=path)
+
+
+def settings_from_mapping(
+    raw: Mapping[str, Any],
+    env: Mapping[str, str],
+    errors: list[FieldError] | None = None,
+    *,
+    source: Path | None = None,
+) -> Settings:
+    """Build Settings from parsed TOML plus overrides; raise SettingsError listing every error."""
+    errors = [] if errors is None else errors
+    merged: dict[str, dict[str, Any]] = {}
+    for section, table in raw.items():
+        if section not in SECTIONS:
+            errors.append(FieldError(section, "unknown section"))
+        elif not isinstance(table, dict):
+            errors.append(FieldError(section, "must be a table ([section])"))
+        else:
+            merged[section] = dict(table)
+    for key, value in env.items():
+        target = _env_target(key)
+        if target is not None:
+            merged.setdefault(target[0], {})[target[1]] = _EnvText(value)
+    built: dict[str, Any] = {}
+    for section, cls in SECTIONS.items():
+        built[section] = _build_section(section, cls, merged.get(section, {}), errors)
+    if not built["store"].id and not any(e.field == "store.id" for e in errors):
+        errors.append(FieldError("store.id", "is required"))
+    if not built["store"].name and not any(e.field == "store.name" for e in errors):
+        built["store"] = replace(built["store"], name=built["store"].id)
+    if errors:
+        raise SettingsError(errors)
+    paths: PathSettings = built["paths"]
+    if source is not None:
+        base = source.parent
+        paths = replace(
+            paths,
+            data_dir=base / paths.data_dir,
+            ledger=None if paths.ledger is None else base / paths.ledger,
+        )
+    return Settings(
+        store=built["store"],
+        paths=paths,
+        http=built["http"],
+        ledger=built["ledger"],
+        secrets=load_secrets(env),
+        source=source,
+    )
+
+
+class _EnvText(str):
+    """A value that came from the environment as text and may need conversion."""
+
+    __slots__ = ()
+
+
+def _env_target(key: str) -> tuple[str, str] | None:
+    """Map EDGE_HTTP_PORT to ("http", "port"); None for unrelated variables."""
+    if not key.startswith(ENV_PREFIX):
+        return None
+    rest = key[len(ENV_PREFIX) :].lower()
+    for section in SECTIONS:
+        if rest.startswith(section + "_"):
+            return section, rest[len(section) + 1 :]
+    return None
+
+
+def _build_section(
+    section: str, cls: type[Any], values: dict[str, Any], errors: list[FieldError]
+) -> Any:
+    """Convert and check one section's values; collect errors; return its dataclass."""
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    errors.extend(
+        FieldError(f"{section}.{name}", "unknown field") for name in values if name not in known
+    )
+    accepted: dict[str, Any] = {}
+    for name in (f.name for f in fields(cls) if f.name in values):
+        dotted = f"{section}.{name}"
+        try:
+            value = _convert(values[name], hints[name])
+        except ValueError as err:
+            errors.append(FieldError(dotted, str(err)))
+            continue
+        check = _CHECKS.get(dotted)
+        problem = check(value) if check is not None and value is not None else ""
+        if problem:
+            errors.append(FieldError(dotted, f"{problem}; got {values[name]!r}"))
+        else:
+            accepted[name] = value
+    return cls(**accepted)
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """Convert a TOML or environment value to the field's type, or raise ValueError."""
+    optional = False
+    if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
+        args = [a for a in typing.get_args(hint) if a is not type(None)]
+        optional, hint = True, args[0]
+    from_env = isinstance(value, _EnvText)
+    if optional and from_env and value == "":
+        return None
+    if hint is bool:
+        if from_env and value.lower() in {"1", "true", "yes", "on", "0", "false", "no", "off"}:
+            return value.lower() in {"1", "true", "yes", "on"}
+        if isinstance(value, bool):
+            return value
+        raise ValueError(f"must be true or false, got {value!r}")
+    if hint is int:
+        if from_env:
+            try:
+                return int(value)
+            except ValueError:
+                raise ValueError(f"must be an integer, got {value!r}") from None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ValueError(f"must be an integer, got {value!r}")
+    if hint is str:
+        if isinstance(value, str):
+            return str(value)
+        raise ValueError(f"must be a string, got {value!r}")
+    if hint is Path:
+        if isinstance(value, str) and value:
+            return Path(value)
+        raise ValueError(f"must be a path, got {value!r}")
+    raise ValueError(f"unsupported setting type {hint!r}")
+
+
+def load_secrets(env: Mapping[str, str]) -> Secrets:
+    """Read each secret file from $CREDENTIALS_DIRECTORY (surrounding whitespace trimmed)."""
+    directory = env.get("CREDENTIALS_DIRECTORY")
+    if not directory:
+        return Secrets()
+    found: dict[str, str] = {}
+    for name, filename in SECRET_FILES.items():
+        file = Path(directory) / filename
+        if file.is_file():
+            found[name] = file.read_text(encoding="utf-8").strip()
+    return Secrets(**found)
+
+
+def render_toml(settings: Settings) -> str:
+    """Write settings back as edge.toml text (no secrets), e.g. for `edge demo`."""
+    lines: list[str] = []
+    for section in SECTIONS:
+        lines.append(f"[{section}]")
+        part = getattr(settings, section)
+        for f in fields(part):
+            value = getattr(part, f.name)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                text = "true" if value else "false"
+            elif isinstance(value, int):
+                text = str(value)
+            else:
+                text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+            lines.append(f"{f.name} = {text}")
+        lines.append("")
+    return "\n".join(lines)

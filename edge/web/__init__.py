@@ -1,0 +1,1 @@
+"""HTTP: routes per area, the JSON error middleware, health and readiness."""

@@ -1,0 +1,13 @@
+"""Typed keys for what the application shares with its handlers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edge.ledger.ledger import Ledger
+from edge.settings import Settings
+from edge.web.readiness import Readiness
+
+SETTINGS = web.AppKey("settings", Settings)
+LEDGER = web.AppKey("ledger", Ledger)
+READINESS = web.AppKey("readiness", Readiness)

@@ -1,0 +1,59 @@
+"""`edge demo` as a user runs it: a foreground store, demo.json, clean stop on SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def wait_for(path: Path, child: subprocess.Popen[str], seconds: float = 30) -> dict[str, object]:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if path.exists():
+            return json.loads(path.read_text("utf-8"))  # type: ignore[no-any-return]
+        if child.poll() is not None:
+            raise AssertionError(f"demo exited early: {child.communicate()}")
+        time.sleep(0.05)
+    raise AssertionError("demo.json never appeared")
+
+
+@pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
+def test_demo_runs_until_signalled(tmp_path: Path, stop_signal: signal.Signals) -> None:
+    data = tmp_path / "demo"
+    edge = Path(sys.executable).parent / "edge"
+    child = subprocess.Popen(
+        [edge, "demo", "--data", str(data), "--port", "0", "--host", "127.0.0.1"],
+        cwd=REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        description = wait_for(data / "demo.json", child)
+        urls = description["urls"]
+        assert isinstance(urls, dict)
+        with urllib.request.urlopen(urls["readyz"], timeout=5) as response:  # noqa: S310
+            assert json.load(response)["ready"] is True
+        with urllib.request.urlopen(urls["store"], timeout=5) as response:  # noqa: S310
+            store = json.load(response)
+        assert store["id"] == "DEMO-001"
+        assert store["ledger"]["head_seq"] >= 1
+        child.send_signal(stop_signal)
+        out, err = child.communicate(timeout=20)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+    assert child.returncode == 0, err
+    assert "ready" in out
+    assert not (data / "demo.json").exists()
+    assert (data / "ledger.db").is_file()

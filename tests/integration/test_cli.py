@@ -1,0 +1,196 @@
+"""The `edge` command: init, config check, ledger verify/rebuild/backup/export."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from edge.cli import main
+from edge.ledger.ledger import Ledger
+from tests.conftest import raw
+
+CONFIG = """
+[store]
+id = "SH-0042"
+name = "静安店"
+
+[paths]
+data_dir = "data"
+"""
+
+
+@pytest.fixture
+def config(tmp_path: Path) -> Path:
+    path = tmp_path / "edge.toml"
+    path.write_text(CONFIG, encoding="utf-8")
+    return path
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str]:
+    code = main(list(argv))
+    return code, capsys.readouterr().out
+
+
+def add_events(path: Path, count: int) -> None:
+    async def go() -> None:
+        ledger = Ledger(path)
+        await ledger.start()
+        for i in range(count):
+            await ledger.submit(lambda tx, i=i: tx.append("test.note", {"n": i, "text": "备注"}))
+        await ledger.stop()
+
+    asyncio.run(go())
+
+
+def test_console_script_is_installed() -> None:
+    edge = Path(sys.executable).parent / "edge"
+    done = subprocess.run([edge, "--version"], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("store-edge ")
+
+
+def test_init_is_idempotent_and_creates_the_data_dir(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "init", "--config", str(config))
+    assert code == 0
+    assert "created (head seq 1)" in out
+    assert (config.parent / "data" / "ledger.db").is_file()
+    code, out = run(capsys, "init", "--config", str(config))
+    assert (code, "already initialized" in out) == (0, True)
+
+
+def test_init_refuses_another_stores_ledger(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    other = tmp_path / "other.toml"
+    other.write_text(CONFIG.replace("SH-0042", "BJ-0001"), encoding="utf-8")
+    assert main(["init", "--config", str(other)]) == 1
+    assert "ledger of store SH-0042" in capsys.readouterr().err
+
+
+def test_config_check_names_every_bad_field(
+    tmp_path: Path, config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "config", "check", "--config", str(config))
+    assert code == 0
+    assert "SH-0042" in out
+    assert "hq_key=missing" in out
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[store]\nid = ""\ncurrency = 5\n[http]\nport = 70000\n', encoding="utf-8")
+    code, out = run(capsys, "config", "check", "--config", str(bad))
+    assert code == 1
+    for field in ("store.id", "store.currency", "http.port"):
+        assert f"  {field}: " in out
+
+
+def test_verify_ok_then_tampered(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    run(capsys, "init", "--config", str(config))
+    db = config.parent / "data" / "ledger.db"
+    add_events(db, 9)
+    code, out = run(capsys, "ledger", "verify", "--db", str(db))
+    assert code == 0
+    assert "head seq 10" in out
+    head_hash = out.split("head hash ")[1].strip()
+    assert len(head_hash) == 64
+    code, out = run(capsys, "ledger", "verify", "--config", str(config))
+    assert (code, head_hash in out) == (0, True)
+    conn = raw(db)
+    conn.execute("DROP TRIGGER journal_no_update")
+    conn.execute("UPDATE journal SET data = replace(data, '备注', '改了') WHERE seq = 6")
+    conn.close()
+    code, out = run(capsys, "ledger", "verify", "--db", str(db))
+    assert code == 1
+    assert "BROKEN at seq 6" in out
+
+
+def test_rebuild_reports_identical_and_repairs_drift(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    db = config.parent / "data" / "ledger.db"
+    code, out = run(capsys, "ledger", "rebuild", "--db", str(db))
+    assert code == 0
+    assert "identical to before: yes" in out
+    conn = raw(db)
+    conn.execute("UPDATE store SET name = 'drifted'")
+    conn.close()
+    _, out = run(capsys, "ledger", "rebuild", "--db", str(db))
+    assert "differed from the journal: store" in out
+    assert raw(db).execute("SELECT name FROM store").fetchone() == ("静安店",)
+
+
+def test_backup_uses_a_verified_copy_and_never_overwrites(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    db = config.parent / "data" / "ledger.db"
+    add_events(db, 20)
+    dest = tmp_path / "backup.db"
+    code, out = run(capsys, "ledger", "backup", str(dest), "--db", str(db))
+    assert code == 0
+    assert "head seq 21 verified" in out
+    copy = raw(dest)
+    assert copy.execute("PRAGMA journal_mode").fetchone() == ("delete",)
+    assert copy.execute("SELECT count(*) FROM journal").fetchone() == (21,)
+    assert main(["ledger", "backup", str(dest), "--db", str(db)]) == 1
+    assert "exists" in capsys.readouterr().err
+
+
+def test_export_writes_wire_events_as_json_lines(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    db = config.parent / "data" / "ledger.db"
+    add_events(db, 4)
+    _, out = run(capsys, "ledger", "export", "--db", str(db))
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["seq"] for e in events] == [1, 2, 3, 4, 5]
+    assert set(events[0]) == {
+        "seq",
+        "id",
+        "type",
+        "ts",
+        "till",
+        "staff",
+        "data",
+        "prev_hash",
+        "hash",
+    }
+    assert events[2]["prev_hash"] == events[1]["hash"]
+    out_file = tmp_path / "part.jsonl"
+    code, _ = run(
+        capsys, "ledger", "export", "--db", str(db), "--from", "3", "--out", str(out_file)
+    )
+    assert code == 0
+    assert [json.loads(x)["seq"] for x in out_file.read_text("utf-8").splitlines()] == [3, 4, 5]
+
+
+def test_missing_ledger_is_a_clear_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["ledger", "verify", "--db", str(tmp_path / "none.db")]) == 1
+    assert "no ledger at" in capsys.readouterr().err
+
+
+def test_bench_ledger_json_reports_figures_baseline_and_ratio(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = run(capsys, "bench", "ledger", "--json", "--seconds", "0.1", "--dir", str(tmp_path))
+    assert code == 0
+    report = json.loads(out)
+    assert [r["concurrency"] for r in report["results"]] == [1, 16, 64]
+    for r in report["results"]:
+        assert r["writer_commits_per_s"] > 0
+        assert r["baseline_commits_per_s"] > 0
+        assert r["ratio"] == pytest.approx(
+            r["writer_commits_per_s"] / r["baseline_commits_per_s"], rel=0.01
+        )
+    assert report["results"][2]["mean_group_size"] > 1
+    assert "met" in report["target"]
+    assert list(tmp_path.iterdir()) == []
