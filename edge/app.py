@@ -12,9 +12,9 @@ from aiohttp import web
 
 from edge.ledger.ledger import Ledger, utc_clock
 from edge.settings import Settings
-from edge.web import health
+from edge.web import health, openapi
 from edge.web.errors import error_middleware
-from edge.web.keys import LEDGER, READINESS, SETTINGS
+from edge.web.keys import APIS, LEDGER, READINESS, SETTINGS
 from edge.web.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -48,7 +48,10 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_clock)
         await ledger.stop()
 
     app.cleanup_ctx.append(ledger_ctx)
-    app.add_routes(health.routes)
+    apis = [health.api, openapi.api]
+    app[APIS] = apis
+    for api in apis:
+        app.add_routes(api.routes)
     return app
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from edge import __version__
 from edge.ledger.errors import LedgerError
+from edge.ledger.lock import acquire_writer_lock
 from edge.ledger.maintenance import backup, export_lines, projection_digests, rebuild_projections
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
@@ -136,7 +137,9 @@ def cmd_ledger_verify(args: argparse.Namespace) -> int:
 def cmd_ledger_rebuild(args: argparse.Namespace) -> int:
     """Rebuild every projection from the journal and report what changed."""
     projections = ProjectionSet(DEFAULT_PROJECTORS)
-    conn = _open_existing(_db_path(args), read_only=False)
+    path = _db_path(args)
+    lock = acquire_writer_lock(path) if path.is_file() else None
+    conn = _open_existing(path, read_only=False)
     try:
         stale = projections.stale(conn)
         before = {} if stale else projection_digests(conn, projections)
@@ -144,6 +147,8 @@ def cmd_ledger_rebuild(args: argparse.Namespace) -> int:
         after = projection_digests(conn, projections)
     finally:
         conn.close()
+        if lock is not None:
+            lock.close()
     changed = sorted(t for t in after if before.get(t) != after[t])
     print(f"rebuilt {len(projections.projectors)} projection(s) from {count} events")
     if stale:

@@ -40,3 +40,16 @@ class Conflict(DomainError):
 
     code = "conflict"
     status = 409
+
+
+class ValidationFailed(InvalidInput):
+    """Raise with every problem of a request or a record at once (path, problem)."""
+
+    code = "validation_failed"
+
+    def __init__(self, problems: list[tuple[str, str]], *, code: str | None = None) -> None:
+        """Keep the list of (path, problem) pairs; the message names the first few."""
+        shown = "; ".join(f"{path}: {problem}" for path, problem in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(shown + more, code=code)
+        self.problems = problems

@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 
 from edge.ledger.errors import LedgerClosedError, LedgerCommitError, LedgerError
 from edge.ledger.journal import ChainState, Clock, Tx, journal_tail, recorded_head
+from edge.ledger.lock import WriterLock, acquire_writer_lock
 from edge.ledger.maintenance import rebuild_projections
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.schema import connect, migrate
@@ -95,6 +96,7 @@ class LedgerWriter:
         self._conn: sqlite3.Connection | None = None
         self._chain = ChainState(0, "")
         self._tx: Tx | None = None
+        self._lock: WriterLock | None = None
 
     @property
     def queue_depth(self) -> int:
@@ -175,8 +177,13 @@ class LedgerWriter:
     # --- the writer thread -------------------------------------------------------------
 
     def _open(self) -> None:
-        """Connect, migrate, bring stale projections up to date and load the head."""
-        conn = connect(self.path)
+        """Take the writer lock, connect, migrate, refresh stale projections, load the head."""
+        self._lock = acquire_writer_lock(self.path)
+        try:
+            conn = connect(self.path)
+        except BaseException:
+            self._lock.close()
+            raise
         try:
             migrate(conn)
             stale = self.projections.stale(conn)
@@ -191,6 +198,7 @@ class LedgerWriter:
                 )
         except BaseException:
             conn.close()
+            self._lock.close()
             raise
         self._conn = conn
         self._chain = ChainState(*tail)
@@ -201,6 +209,9 @@ class LedgerWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def _commit_group(self, commands: list[Command[Any]]) -> list[object]:
         """Run commands in savepoints inside one transaction and commit once."""

@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from edge.domain.errors import DomainError
+from edge.domain.errors import DomainError, ValidationFailed
 from edge.ledger.errors import LedgerClosedError
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,14 @@ _HTTP_CODES = {
 }
 
 
-def json_error(status: int, code: str, message: str) -> web.Response:
-    """Build a JSON error response."""
-    body = json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False)
+def json_error(
+    status: int, code: str, message: str, fields: list[tuple[str, str]] | None = None
+) -> web.Response:
+    """Build a JSON error response (with the invalid fields when there are any)."""
+    error: dict[str, object] = {"code": code, "message": message}
+    if fields:
+        error["fields"] = [{"path": path, "problem": problem} for path, problem in fields]
+    body = json.dumps({"error": error}, ensure_ascii=False)
     return web.Response(status=status, text=body, content_type="application/json")
 
 
@@ -38,6 +43,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     """Map domain errors and HTTP errors to JSON; log and hide anything unexpected."""
     try:
         return await handler(request)
+    except ValidationFailed as err:
+        return json_error(err.status, err.code, err.message, err.problems)
     except DomainError as err:
         return json_error(err.status, err.code, err.message)
     except web.HTTPException as err:

@@ -7,25 +7,54 @@ import html
 from aiohttp import web
 
 from edge.services.store import store_info
+from edge.web.api import Api
 from edge.web.keys import LEDGER, READINESS
 
-routes = web.RouteTableDef()
+api = Api("health")
+
+STORE_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "name": {"type": "string"},
+        "currency": {"type": "string"},
+        "timezone": {"type": "string"},
+        "initialized_at": {"type": "string"},
+        "ledger": {
+            "type": "object",
+            "properties": {"head_seq": {"type": "integer"}, "head_hash": {"type": "string"}},
+        },
+    },
+}
 
 
-@routes.get("/healthz")
+@api.route("GET", "/healthz", summary="Liveness: 200 while the server runs", permission="public")
 async def healthz(request: web.Request) -> web.Response:
     """Answer while the event loop runs."""
     return web.json_response({"status": "ok"})
 
 
-@routes.get("/readyz")
+@api.route(
+    "GET",
+    "/readyz",
+    summary="Readiness: 200 once the ledger is verified (503 with each check otherwise)",
+    permission="public",
+    errors={503: "not ready"},
+)
 async def readyz(request: web.Request) -> web.Response:
     """Answer 200 when the ledger is open and verified (and later: the broker connected)."""
     readiness = request.app[READINESS]
     return web.json_response(readiness.report(), status=200 if readiness.ready else 503)
 
 
-@routes.get("/api/v1/store")
+@api.route(
+    "GET",
+    "/api/v1/store",
+    summary="The store's identity and ledger head",
+    permission="public",
+    response=STORE_SCHEMA,
+    errors={404: "no store yet"},
+)
 async def get_store(request: web.Request) -> web.Response:
     """Return the store's identity and the ledger head."""
     ledger = request.app[LEDGER]
@@ -45,7 +74,7 @@ async def get_store(request: web.Request) -> web.Response:
     )
 
 
-@routes.get("/")
+@api.route("GET", "/", summary="Landing page (HTML)", permission="public")
 async def landing(request: web.Request) -> web.Response:
     """Show which store this is and where to go."""
     ledger = request.app[LEDGER]

@@ -6,8 +6,10 @@ from aiohttp import web
 
 from edge.ledger.ledger import Ledger
 from edge.settings import Settings
+from edge.web.api import Api
 from edge.web.readiness import Readiness
 
 SETTINGS = web.AppKey("settings", Settings)
 LEDGER = web.AppKey("ledger", Ledger)
 READINESS = web.AppKey("readiness", Readiness)
+APIS = web.AppKey("apis", list[Api])

@@ -194,3 +194,18 @@ def test_bench_ledger_json_reports_figures_baseline_and_ratio(
     assert report["results"][2]["mean_group_size"] > 1
     assert "met" in report["target"]
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_offline_writes_refuse_a_ledger_a_server_is_writing(
+    config: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await asyncio.to_thread(main, ["init", "--config", str(config)]) == 0
+    db = config.parent / "data" / "ledger.db"
+    running = Ledger(db)
+    await running.start()
+    try:
+        assert await asyncio.to_thread(main, ["ledger", "rebuild", "--db", str(db)]) == 1
+        assert "being written by another process" in capsys.readouterr().err
+        assert await asyncio.to_thread(main, ["ledger", "verify", "--db", str(db)]) == 0
+    finally:
+        await running.stop()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import random
 import sqlite3
 from pathlib import Path
@@ -18,7 +19,9 @@ from edge.ledger.errors import (
 )
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
-from edge.ledger.projections import Projector
+from edge.ledger.lock import LedgerBusyError
+from edge.ledger.maintenance import projection_digests, rebuild_projections
+from edge.ledger.projections import ProjectionSet, Projector
 from edge.ledger.verify import verify_chain
 from edge.protocol.chain import EventDataError
 from tests.conftest import COUNTERS, STORE, TEST_PROJECTORS, add_counter, init_command, raw
@@ -232,3 +235,29 @@ async def test_stored_event_text_is_canonical(ledger: Ledger, ledger_path: Path)
     row = raw(ledger_path).execute("SELECT data, staff FROM journal WHERE seq = 2").fetchone()
     assert row == ('{"a":"中文","m":[true,null],"z":1}', "E1")
     assert json.loads(row[0]) == {"z": 1, "a": "中文", "m": [True, None]}
+
+
+async def test_a_second_writer_is_refused_while_the_first_runs(
+    ledger: Ledger, ledger_path: Path
+) -> None:
+    second = Ledger(ledger_path, projectors=TEST_PROJECTORS)
+    with pytest.raises(LedgerBusyError, match=rf"pid {os.getpid()}"):
+        await second.start()
+    await ledger.submit(add_counter("still", 1))  # the first writer is unaffected
+
+
+async def test_rebuild_equals_the_live_projections(ledger: Ledger, ledger_path: Path) -> None:
+    rng = random.Random(3)
+    await asyncio.gather(
+        *(
+            ledger.submit(add_counter(f"k{rng.randint(0, 9)}", rng.randint(-50, 50)))
+            for _ in range(300)
+        )
+    )
+    await ledger.stop()
+    conn = raw(ledger_path)
+    projections = ProjectionSet(TEST_PROJECTORS)
+    live = projection_digests(conn, projections)
+    assert rebuild_projections(conn, projections) == 301
+    assert projection_digests(conn, projections) == live
+    await ledger.start()
