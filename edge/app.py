@@ -12,7 +12,7 @@ from aiohttp import web
 
 from edge.ledger.ledger import Ledger, utc_clock
 from edge.settings import Settings
-from edge.web import health, openapi
+from edge.web import catalog, health, openapi
 from edge.web.errors import error_middleware
 from edge.web.keys import APIS, LEDGER, READINESS, SETTINGS
 from edge.web.readiness import Readiness
@@ -48,7 +48,7 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_clock)
         await ledger.stop()
 
     app.cleanup_ctx.append(ledger_ctx)
-    apis = [health.api, openapi.api]
+    apis = [health.api, openapi.api, catalog.api]
     app[APIS] = apis
     for api in apis:
         app.add_routes(api.routes)

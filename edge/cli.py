@@ -13,12 +13,14 @@ from pathlib import Path
 
 from edge import __version__
 from edge.ledger.errors import LedgerError
+from edge.ledger.ledger import Ledger
 from edge.ledger.lock import acquire_writer_lock
 from edge.ledger.maintenance import backup, export_lines, projection_digests, rebuild_projections
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.schema import connect
 from edge.ledger.verify import verify_chain
+from edge.services.catalog import ImportReport
 from edge.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -198,6 +200,35 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_catalog_import(args: argparse.Namespace) -> int:
+    """Import products from a CSV file into the ledger (the server must not be running)."""
+    from edge.services.catalog import Actor, import_products, read_product_csv  # noqa: PLC0415
+
+    settings = _settings(args)
+    text = Path(args.file).read_text(encoding="utf-8-sig")
+    rows, problems = read_product_csv(text)
+    if problems:
+        print(f"{args.file}: " + "; ".join(problems))
+        return EXIT_FAIL
+
+    async def run() -> ImportReport:
+        ledger = Ledger(settings.ledger_path, store_id=settings.store.id)
+        await ledger.start()
+        try:
+            return await import_products(ledger, rows, Actor(), Progress("import"))
+        finally:
+            await ledger.stop()
+
+    report = asyncio.run(run())
+    print(
+        f"{args.file}: {report.created} created, {report.updated} updated, "
+        f"{report.unchanged} unchanged, {report.rejected_rows} row(s) rejected"
+    )
+    for row, field, problem in report.errors:
+        print(f"  row {row}: {field}: {problem}")
+    return EXIT_FAIL if report.errors else EXIT_OK
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     """Run a benchmark and print its figures, baseline and ratio."""
     from edge.bench import run_benchmark  # noqa: PLC0415 - only benchmarks need it
@@ -259,6 +290,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--from", dest="from_seq", type=int, default=1)
     export.add_argument("--to", dest="to_seq", type=int, default=None)
     export.add_argument("--out", help="file to write (default stdout)")
+
+    catalog = sub.add_parser("catalog", help="catalog tools")
+    catalog_sub = catalog.add_subparsers(dest="catalog_command", required=True, metavar="ACTION")
+    importer = add("import", cmd_catalog_import, "import products from CSV", catalog_sub)
+    importer.add_argument("file", help="CSV with a header row (see README)")
+    importer.add_argument("--config")
 
     bench = add("bench", cmd_bench, "benchmarks against a baseline measured in the same run")
     bench.add_argument("name", choices=["ledger"])

@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 
-import pytest
 from aiohttp.test_utils import TestClient
 
 from edge.app import create_app
-from edge.services.store import init_store_ledger
-from edge.settings import PathSettings, Settings
+from edge.settings import Settings
 from tests.conftest import STORE, raw
-
-
-@pytest.fixture
-async def settings(tmp_path: Path) -> Settings:
-    settings = Settings(store=STORE, paths=PathSettings(data_dir=tmp_path / "data"))
-    await init_store_ledger(settings)
-    return settings
 
 
 async def wait_ready(client: TestClient, *, expect: int = 200) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from edge.ledger.projections import Projector
+from edge.ledger.projections.catalog import CATALOG
 from edge.ledger.projections.store import STORE
 
-DEFAULT_PROJECTORS: tuple[Projector, ...] = (STORE,)
+DEFAULT_PROJECTORS: tuple[Projector, ...] = (STORE, CATALOG)
