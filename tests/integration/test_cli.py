@@ -209,3 +209,22 @@ async def test_offline_writes_refuse_a_ledger_a_server_is_writing(
         assert await asyncio.to_thread(main, ["ledger", "verify", "--db", str(db)]) == 0
     finally:
         await running.stop()
+
+
+def test_catalog_import_from_csv_reports_bad_rows(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    csv_file = tmp_path / "products.csv"
+    csv_file.write_text(
+        "\ufeffid,name_zh,name_en,list_price,barcodes\n"
+        "MILK,牛奶,Milk,6.50,6901234567892\n"
+        "BAD,坏,Bad,6.505,\n",
+        encoding="utf-8",
+    )
+    code, out = run(capsys, "catalog", "import", str(csv_file), "--config", str(config))
+    assert code == 1
+    assert "1 created, 0 updated, 0 unchanged, 1 row(s) rejected" in out
+    assert "row 3: list_price: '6.505' has more than 2 decimals" in out
+    code, out = run(capsys, "ledger", "verify", "--config", str(config))
+    assert (code, "head seq 2" in out) == (0, True)
