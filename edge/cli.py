@@ -9,13 +9,20 @@ import logging
 import sqlite3
 import sys
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from edge import __version__
 from edge.ledger.errors import LedgerError
 from edge.ledger.ledger import Ledger
 from edge.ledger.lock import acquire_writer_lock
-from edge.ledger.maintenance import backup, export_lines, projection_digests, rebuild_projections
+from edge.ledger.maintenance import (
+    backup,
+    export_lines,
+    projection_digests,
+    rebuild_projections,
+    restore,
+)
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.schema import connect
@@ -185,6 +192,38 @@ def cmd_ledger_backup(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_ledger_restore(args: argparse.Namespace) -> int:
+    """Replace the ledger with a verified backup (the server must be stopped)."""
+    source = Path(args.backup)
+    path = _db_path(args)
+    checked = _open_existing(source, read_only=True)
+    try:
+        result = verify_chain(checked)
+    finally:
+        checked.close()
+    if not result.ok:
+        print(f"refusing {source}: its chain is broken at seq {result.bad_seq} ({result.reason})")
+        return EXIT_FAIL
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock = acquire_writer_lock(path)
+    try:
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        kept = restore(source, path, stamp, Progress("restore"))
+    finally:
+        lock.close()
+    conn = connect(path, read_only=True)
+    try:
+        restored = verify_chain(conn)
+    finally:
+        conn.close()
+    print(f"restored {path} from {source}: head seq {restored.head_seq} verified")
+    print(f"head hash {restored.head_hash}")
+    if kept is not None:
+        print(f"the replaced ledger is kept as {kept} (events after seq {restored.head_seq}")
+        print("  that it held are not in the restored ledger; HQ has those it acknowledged)")
+    return EXIT_OK if restored.ok else EXIT_FAIL
+
+
 def cmd_ledger_export(args: argparse.Namespace) -> int:
     """Write events as JSON lines to stdout or --out."""
     conn = _open_existing(_db_path(args), read_only=True)
@@ -285,6 +324,11 @@ def build_parser() -> argparse.ArgumentParser:
     backup_cmd = add("backup", cmd_ledger_backup, "online backup to DEST, verified", ledger_sub)
     backup_cmd.add_argument("dest")
     _add_ledger_source(backup_cmd)
+    restore_cmd = add(
+        "restore", cmd_ledger_restore, "replace the ledger with a verified backup", ledger_sub
+    )
+    restore_cmd.add_argument("backup", help="a file written by `edge ledger backup`")
+    _add_ledger_source(restore_cmd)
     export = add("export", cmd_ledger_export, "events as JSON lines", ledger_sub)
     _add_ledger_source(export)
     export.add_argument("--from", dest="from_seq", type=int, default=1)

@@ -65,29 +65,62 @@ def backup(
     """Copy a live ledger with SQLite's online backup API, then fsync and move it in place."""
     if destination.exists():
         raise FileExistsError(f"{destination} exists; choose a new name")
+    _copy_database(source, destination, journal_mode="DELETE", progress=progress)
+
+
+def _copy_database(
+    source: sqlite3.Connection, destination: Path, *, journal_mode: str, progress: Progress
+) -> None:
+    """Copy page by page into DEST.partial, fsync it, rename it to DEST, fsync the directory."""
     temporary = destination.with_name(destination.name + ".partial")
     temporary.unlink(missing_ok=True)
-    target = sqlite3.connect(str(temporary))
+    target = sqlite3.connect(str(temporary), isolation_level=None)
     try:
 
         def report(_status: int, remaining: int, total: int) -> None:
             progress(total - remaining, total)
 
         source.backup(target, pages=1024, progress=report)
-        target.execute("PRAGMA journal_mode = DELETE")
+        target.execute(f"PRAGMA journal_mode = {journal_mode}")
     finally:
         target.close()
-    fd = os.open(temporary, os.O_RDONLY)
+    for leftover in (Path(f"{temporary}-wal"), Path(f"{temporary}-shm")):
+        leftover.unlink(missing_ok=True)
+    _fsync(temporary)
+    temporary.rename(destination)
+    _fsync(destination.parent)
+
+
+def _fsync(path: Path) -> None:
+    """Flush a file or directory to disk."""
+    fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
-    temporary.rename(destination)
-    directory = os.open(destination.parent, os.O_RDONLY)
+
+
+def restore(
+    backup_file: Path, ledger: Path, stamp: str, progress: Progress = _no_progress
+) -> Path | None:
+    """Put a backup in the ledger's place; keep the replaced files as LEDGER.replaced-STAMP.
+
+    The caller holds the writer lock and has verified the backup. Returns where the replaced
+    ledger was moved (None when there was none).
+    """
+    kept: Path | None = None
+    if ledger.exists():
+        kept = ledger.with_name(f"{ledger.name}.replaced-{stamp}")
+        for suffix in ("", "-wal", "-shm"):
+            old = Path(f"{ledger}{suffix}")
+            if old.exists():
+                old.rename(Path(f"{kept}{suffix}"))
+    source = sqlite3.connect(f"file:{backup_file.resolve()}?mode=ro", uri=True)
     try:
-        os.fsync(directory)
+        _copy_database(source, ledger, journal_mode="WAL", progress=progress)
     finally:
-        os.close(directory)
+        source.close()
+    return kept
 
 
 def export_lines(

@@ -12,6 +12,7 @@ import pytest
 
 from edge.cli import main
 from edge.ledger.ledger import Ledger
+from edge.ledger.lock import acquire_writer_lock
 from tests.conftest import raw
 
 CONFIG = """
@@ -228,3 +229,59 @@ def test_catalog_import_from_csv_reports_bad_rows(
     assert "row 3: list_price: '6.505' has more than 2 decimals" in out
     code, out = run(capsys, "ledger", "verify", "--config", str(config))
     assert (code, "head seq 2" in out) == (0, True)
+
+
+async def test_restore_drill_backup_corrupt_restore_verify_write(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert await asyncio.to_thread(main, ["init", "--config", str(config)]) == 0
+    db = config.parent / "data" / "ledger.db"
+    await asyncio.to_thread(add_events, db, 30)
+    dest = tmp_path / "nightly.db"
+    assert await asyncio.to_thread(main, ["ledger", "backup", str(dest), "--db", str(db)]) == 0
+    await asyncio.to_thread(add_events, db, 5)
+    # the live file is damaged: garbage over its pages
+    with db.open("r+b") as damaged:
+        damaged.seek(4096)
+        damaged.write(b"\xde\xad" * 4096)
+    capsys.readouterr()
+    # a process still holding the writer lock (a server that did not stop) blocks the restore
+    held = acquire_writer_lock(db)
+    try:
+        assert await asyncio.to_thread(main, ["ledger", "restore", str(dest), "--db", str(db)]) == 1
+    finally:
+        held.close()
+    assert "being written by another process" in capsys.readouterr().err
+    code = await asyncio.to_thread(main, ["ledger", "restore", str(dest), "--config", str(config)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "head seq 31 verified" in out
+    assert "replaced ledger is kept as" in out
+    assert list(db.parent.glob("ledger.db.replaced-*"))
+    assert await asyncio.to_thread(main, ["ledger", "verify", "--db", str(db)]) == 0
+    ledger = Ledger(db)
+    await ledger.start()
+    try:
+        event = await ledger.submit(lambda tx: tx.append("test.note", {"after": "restore"}))
+        assert event.seq == 32
+        assert (await ledger.verify()).ok
+    finally:
+        await ledger.stop()
+
+
+def test_restore_refuses_a_broken_backup(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    db = config.parent / "data" / "ledger.db"
+    add_events(db, 3)
+    dest = tmp_path / "b.db"
+    run(capsys, "ledger", "backup", str(dest), "--db", str(db))
+    conn = raw(dest)
+    conn.execute("DROP TRIGGER journal_no_update")
+    conn.execute("UPDATE journal SET staff = 'E666' WHERE seq = 2")
+    conn.close()
+    code, out = run(capsys, "ledger", "restore", str(dest), "--db", str(db))
+    assert code == 1
+    assert "broken at seq 2" in out
+    assert run(capsys, "ledger", "verify", "--db", str(db))[0] == 0
