@@ -18,6 +18,9 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from edge.domain.barcode import VariableMeasureRule
+from edge.domain.errors import DomainError
+
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
 ENV_PREFIX = "EDGE_"
 SECRET_FILES = {
@@ -84,6 +87,26 @@ class LedgerSettings:
     readers: int = 2
 
 
+DEFAULT_VARIABLE_MEASURE = (
+    # price-embedded labels: 20 + 5-digit PLU + price in 分 (5 digits) + check digit
+    VariableMeasureRule(
+        "20", "price", item_digits=5, value_digits=5, decimals=2, has_verifier=False
+    ),
+    # weight-embedded labels: 28 + 5-digit PLU + verifier + grams (4 digits) + check digit
+    VariableMeasureRule(
+        "28", "weight", item_digits=5, value_digits=4, decimals=3, has_verifier=True
+    ),
+)
+_RULE_FIELDS = ("prefix", "measure", "item_digits", "value_digits", "decimals", "has_verifier")
+
+
+@dataclass(frozen=True)
+class BarcodeSettings:
+    """How the store's scales lay out GS1 variable-measure (02, 20-29) barcodes."""
+
+    variable_measure: tuple[VariableMeasureRule, ...] = DEFAULT_VARIABLE_MEASURE
+
+
 @dataclass(frozen=True)
 class Secrets:
     """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
@@ -105,6 +128,7 @@ class Settings:
     paths: PathSettings = PathSettings()
     http: HttpSettings = HttpSettings()
     ledger: LedgerSettings = LedgerSettings()
+    barcodes: BarcodeSettings = BarcodeSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -124,6 +148,7 @@ SECTIONS: dict[str, type[Any]] = {
     "paths": PathSettings,
     "http": HttpSettings,
     "ledger": LedgerSettings,
+    "barcodes": BarcodeSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -213,6 +238,7 @@ def settings_from_mapping(
         paths=paths,
         http=built["http"],
         ledger=built["ledger"],
+        barcodes=built["barcodes"],
         secrets=load_secrets(env),
         source=source,
     )
@@ -293,7 +319,27 @@ def _convert(value: Any, hint: Any) -> Any:
         if isinstance(value, str) and value:
             return Path(value)
         raise ValueError(f"must be a path, got {value!r}")
+    if hint == tuple[VariableMeasureRule, ...]:
+        return _variable_measure_rules(value)
     raise ValueError(f"unsupported setting type {hint!r}")
+
+
+def _variable_measure_rules(value: Any) -> tuple[VariableMeasureRule, ...]:
+    """Read a list of layout tables ({prefix, measure, item_digits, …}) into rules."""
+    if isinstance(value, _EnvText) or not isinstance(value, list):
+        raise ValueError("must be a list of tables in edge.toml ([[barcodes.variable_measure]])")  # noqa: TRY004 - reported as a field error
+    rules = []
+    for index, table in enumerate(value):
+        if not isinstance(table, dict) or set(table) != set(_RULE_FIELDS):
+            raise ValueError(f"[{index}] must have exactly the keys {', '.join(_RULE_FIELDS)}")
+        try:
+            rules.append(VariableMeasureRule(**table))
+        except DomainError as err:
+            raise ValueError(f"[{index}] {err.message}") from None
+    prefixes = [rule.prefix for rule in rules]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError("two layouts for the same prefix")
+    return tuple(rules)
 
 
 def load_secrets(env: Mapping[str, str]) -> Secrets:
@@ -319,12 +365,24 @@ def render_toml(settings: Settings) -> str:
             value = getattr(part, f.name)
             if value is None:
                 continue
-            if isinstance(value, bool):
-                text = "true" if value else "false"
-            elif isinstance(value, int):
-                text = str(value)
-            else:
-                text = '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
-            lines.append(f"{f.name} = {text}")
+            if isinstance(value, tuple):
+                rules = [
+                    "{"
+                    + ", ".join(f"{k} = {_toml_scalar(getattr(rule, k))}" for k in _RULE_FIELDS)
+                    + "}"
+                    for rule in value
+                ]
+                lines.append(f"{f.name} = [\n  " + ",\n  ".join(rules) + ",\n]")
+                continue
+            lines.append(f"{f.name} = {_toml_scalar(value)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_scalar(value: object) -> str:
+    """Render a bool, int, string or path as TOML."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'

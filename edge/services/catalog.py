@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from edge.domain.barcode import VariableMeasureRule, parse_barcode
 from edge.domain.catalog import (
     PRODUCT_FIELDS,
     Category,
@@ -277,3 +278,45 @@ async def list_categories(ledger: Ledger) -> list[Category]:
         "SELECT id, name_zh, name_en, parent FROM categories ORDER BY id"
     )
     return [Category(*r) for r in rows]
+
+
+@dataclass(frozen=True)
+class ScanResult:
+    """What a scanned or keyed code means at this store."""
+
+    kind: str
+    code: str
+    product: Product
+    grams: int | None = None
+    embedded_price: int | None = None
+
+
+async def resolve_scan(
+    ledger: Ledger, code: str, rules: Sequence[VariableMeasureRule]
+) -> ScanResult:
+    """Find the product a code names: GTIN, variable-measure label, PLU or internal code."""
+    parsed = parse_barcode(code, rules)
+    if parsed.kind == "gtin":
+        row = await ledger.reader.fetch_one(
+            "SELECT product_id FROM barcodes WHERE code = ?", (parsed.gtin14,)
+        )
+    elif parsed.kind == "variable_measure":
+        assert parsed.item_ref is not None and parsed.prefix is not None  # noqa: S101
+        plu = parsed.item_ref[len(parsed.prefix) :].lstrip("0") or "0"
+        row = await ledger.reader.fetch_one("SELECT id FROM products WHERE plu = ?", (plu,))
+    elif parsed.kind == "plu":
+        row = await ledger.reader.fetch_one(
+            "SELECT id FROM products WHERE plu = ?", (parsed.code.lstrip("0") or "0",)
+        )
+    else:
+        row = await ledger.reader.fetch_one(
+            "SELECT product_id FROM barcodes WHERE code = ?", (parsed.code,)
+        )
+    if row is None:
+        raise NotFound(f"no product for {parsed.kind} code {parsed.code}", code="unknown_barcode")
+    product = await get_product(ledger, str(row[0]))
+    if not product.active:
+        raise NotFound(f"{product.id} is no longer sold", code="inactive_product")
+    if parsed.grams is not None and not product.sold_by_weight:
+        raise Conflict(f"{product.id} is not sold by weight", code="not_weighed")
+    return ScanResult(parsed.kind, parsed.code, product, parsed.grams, parsed.price_minor)

@@ -10,7 +10,7 @@ from edge.domain.catalog import Category, Product, category_from_fields, product
 from edge.domain.errors import InvalidInput
 from edge.services import catalog
 from edge.web.api import Api, query_param, read_json
-from edge.web.keys import LEDGER
+from edge.web.keys import LEDGER, SETTINGS
 from edge.web.schema import Schema
 
 api = Api("catalog")
@@ -215,3 +215,41 @@ def import_report_json(report: catalog.ImportReport) -> dict[str, Any]:
         "rejected_rows": report.rejected_rows,
         "errors": [{"row": r, "field": f, "problem": p} for r, f, p in report.errors],
     }
+
+
+SCAN_SCHEMA: Schema = {
+    "type": "object",
+    "properties": {
+        "kind": {"enum": ["gtin", "variable_measure", "plu", "other"]},
+        "code": {"type": "string"},
+        "product": PRODUCT_SCHEMA,
+        "grams": {"type": ["integer", "null"]},
+        "embedded_price": {"type": ["integer", "null"]},
+    },
+}
+
+
+@api.route(
+    "GET",
+    "/api/v1/scan/{code}",
+    summary="Resolve a scanned or keyed code (GTIN, GS1 variable-measure label, PLU, internal)",
+    permission="sale.create",
+    response=SCAN_SCHEMA,
+    errors={404: "unknown barcode or product no longer sold", 409: "weight on a piece item"},
+)
+async def scan(request: web.Request) -> web.Response:
+    """Return the product a code names, with any weight or price embedded in it."""
+    result = await catalog.resolve_scan(
+        request.app[LEDGER],
+        request.match_info["code"],
+        request.app[SETTINGS].barcodes.variable_measure,
+    )
+    return web.json_response(
+        {
+            "kind": result.kind,
+            "code": result.code,
+            "product": product_json(result.product),
+            "grams": result.grams,
+            "embedded_price": result.embedded_price,
+        }
+    )

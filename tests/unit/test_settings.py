@@ -118,3 +118,50 @@ def test_render_round_trips(tmp_path: Path) -> None:
     assert again.store == settings.store
     assert again.http == settings.http
     assert again.paths.data_dir == settings.paths.data_dir
+
+
+def test_variable_measure_layouts_from_toml(tmp_path: Path) -> None:
+    text = (
+        GOOD
+        + """
+[[barcodes.variable_measure]]
+prefix = "23"
+measure = "weight"
+item_digits = 4
+value_digits = 5
+decimals = 3
+has_verifier = true
+"""
+    )
+    rules = load_settings(write(tmp_path, text), env={}).barcodes.variable_measure
+    assert [(r.prefix, r.measure, r.value_digits) for r in rules] == [("23", "weight", 5)]
+    defaults = load_settings(write(tmp_path, GOOD), env={}).barcodes.variable_measure
+    assert {r.prefix for r in defaults} == {"20", "28"}
+
+
+@pytest.mark.parametrize(
+    ("table", "problem"),
+    [
+        (
+            (
+                '{prefix = "19", measure = "price", item_digits = 5, value_digits = 5,'
+                " decimals = 2, has_verifier = false}"
+            ),
+            "prefix",
+        ),
+        (
+            (
+                '{prefix = "20", measure = "price", item_digits = 4, value_digits = 5,'
+                " decimals = 2, has_verifier = false}"
+            ),
+            "must be 13",
+        ),
+        ('{prefix = "20", measure = "price"}', "exactly the keys"),
+    ],
+)
+def test_bad_variable_measure_layout_is_named(tmp_path: Path, table: str, problem: str) -> None:
+    text = GOOD + f"\n[barcodes]\nvariable_measure = [{table}]\n"
+    with pytest.raises(SettingsError) as caught:
+        load_settings(write(tmp_path, text), env={})
+    assert [e.field for e in caught.value.errors] == ["barcodes.variable_measure"]
+    assert problem in caught.value.errors[0].message
