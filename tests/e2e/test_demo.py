@@ -47,6 +47,13 @@ def test_demo_runs_until_signalled(tmp_path: Path, stop_signal: signal.Signals) 
             store = json.load(response)
         assert store["id"] == "DEMO-001"
         assert store["ledger"]["head_seq"] >= 1
+        catalog = description["catalog"]
+        assert isinstance(catalog, dict)
+        assert catalog["products"] >= 9
+        for label, code in catalog["scan_examples"].items():
+            with urllib.request.urlopen(f"{urls['base']}/api/v1/scan/{code}", timeout=5) as r:  # noqa: S310
+                scanned = json.load(r)
+            assert scanned["product"]["name_en"].split()[0] in label, (label, scanned)
         child.send_signal(stop_signal)
         out, err = child.communicate(timeout=20)
     finally:

@@ -1,0 +1,1 @@
+"""Data the demo store starts with (catalog CSV)."""
