@@ -26,7 +26,7 @@ from edge.ledger.maintenance import (
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.schema import connect
-from edge.ledger.verify import verify_chain
+from edge.ledger.verify import verify_file
 from edge.services.catalog import ImportReport
 from edge.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 
@@ -129,11 +129,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_ledger_verify(args: argparse.Namespace) -> int:
     """Check the hash chain; exit 1 naming the first bad seq."""
-    conn = _open_existing(_db_path(args), read_only=True)
-    try:
-        result = verify_chain(conn, Progress("verify"))
-    finally:
-        conn.close()
+    path = _db_path(args)
+    if not path.is_file():
+        raise FileNotFoundError(f"no ledger at {path}")
+    result = verify_file(path, Progress("verify"))
     if result.ok:
         print(f"OK: {result.events} events, head seq {result.head_seq}")
         print(f"head hash {result.head_hash}")
@@ -179,11 +178,7 @@ def cmd_ledger_backup(args: argparse.Namespace) -> int:
         backup(source, destination, Progress("backup"))
     finally:
         source.close()
-    copy = connect(destination, read_only=True)
-    try:
-        result = verify_chain(copy)
-    finally:
-        copy.close()
+    result = verify_file(destination)
     if not result.ok:
         print(f"backup written to {destination} but its chain is broken at seq {result.bad_seq}")
         return EXIT_FAIL
@@ -196,11 +191,9 @@ def cmd_ledger_restore(args: argparse.Namespace) -> int:
     """Replace the ledger with a verified backup (the server must be stopped)."""
     source = Path(args.backup)
     path = _db_path(args)
-    checked = _open_existing(source, read_only=True)
-    try:
-        result = verify_chain(checked)
-    finally:
-        checked.close()
+    if not source.is_file():
+        raise FileNotFoundError(f"no backup at {source}")
+    result = verify_file(source)
     if not result.ok:
         print(f"refusing {source}: its chain is broken at seq {result.bad_seq} ({result.reason})")
         return EXIT_FAIL
@@ -211,11 +204,7 @@ def cmd_ledger_restore(args: argparse.Namespace) -> int:
         kept = restore(source, path, stamp, Progress("restore"))
     finally:
         lock.close()
-    conn = connect(path, read_only=True)
-    try:
-        restored = verify_chain(conn)
-    finally:
-        conn.close()
+    restored = verify_file(path)
     print(f"restored {path} from {source}: head seq {restored.head_seq} verified")
     print(f"head hash {restored.head_hash}")
     if kept is not None:

@@ -16,7 +16,7 @@ from edge.ledger.projections import ProjectionSet, Projector
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.reader import LedgerReader
 from edge.ledger.schema import connect
-from edge.ledger.verify import VerifyResult, verify_chain
+from edge.ledger.verify import VerifyResult, verify_file
 from edge.ledger.writer import DEFAULT_MAX_GROUP, Command, LedgerWriter
 
 T = TypeVar("T")
@@ -95,20 +95,12 @@ class Ledger:
 
     async def verify(self) -> VerifyResult:
         """Check the whole hash chain on a thread (a separate read-only connection)."""
-        return await asyncio.to_thread(self._verify)
+        return await asyncio.to_thread(verify_file, self.path)
 
     def _identity(self) -> str | None:
         """Read the store identity on a short-lived read-only connection."""
         conn = connect(self.path, read_only=True)
         try:
             return store_identity(conn)
-        finally:
-            conn.close()
-
-    def _verify(self) -> VerifyResult:
-        """Run verify_chain on its own connection."""
-        conn = connect(self.path, read_only=True)
-        try:
-            return verify_chain(conn)
         finally:
             conn.close()

@@ -6,8 +6,10 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from edge.ledger.journal import COLUMNS, recorded_head
+from edge.ledger.schema import connect
 from edge.protocol.chain import GENESIS_HASH, canonical_event, chain_hash, dumps_canonical
 
 _PROGRESS_EVERY = 10_000
@@ -110,3 +112,12 @@ def _check_row(row: tuple[object, ...], expected_seq: int, prev_hash: str) -> st
     if chain_hash(prev_hash, canonical) != row_hash:
         return "hash does not match the event's content"
     return ""
+
+
+def verify_file(path: Path, progress: Callable[[int, int], None] | None = None) -> VerifyResult:
+    """Verify the ledger at `path` on its own short-lived read-only connection."""
+    conn = connect(path, read_only=True)
+    try:
+        return verify_chain(conn, progress)
+    finally:
+        conn.close()
