@@ -100,6 +100,7 @@ class Tx:
         self._chain = chain
         self._projections = projections
         self._clock = clock
+        self.appended: list[Event] = []  # this group's events so far, told to listeners on COMMIT
 
     def now(self) -> datetime:
         """Return the store clock's current, timezone-aware time."""
@@ -151,4 +152,5 @@ class Tx:
         event = Event(seq, eid, event_type, ts, till, staff, payload, prev_hash, hash_)
         self._chain.seq, self._chain.hash = seq, hash_
         self._projections.apply(self.conn, event)
+        self.appended.append(event)
         return event

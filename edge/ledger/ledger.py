@@ -17,7 +17,7 @@ from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.reader import LedgerReader
 from edge.ledger.schema import connect
 from edge.ledger.verify import VerifyResult, verify_file
-from edge.ledger.writer import DEFAULT_MAX_GROUP, Command, LedgerWriter
+from edge.ledger.writer import DEFAULT_MAX_GROUP, Command, LedgerWriter, Listener
 
 T = TypeVar("T")
 
@@ -87,6 +87,10 @@ class Ledger:
     async def submit(self, command: Command[T]) -> T:
         """Run a command in the next group commit and return its result once durable."""
         return await self.writer.submit(command)
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(events)` on the event loop after every COMMIT with its events."""
+        self.writer.listen(listener)
 
     @property
     def head(self) -> tuple[int, str]:

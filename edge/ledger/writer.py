@@ -25,9 +25,11 @@ from edge.ledger.lock import WriterLock, acquire_writer_lock
 from edge.ledger.maintenance import rebuild_projections
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.schema import connect, migrate
+from edge.protocol.chain import Event
 
 T = TypeVar("T")
 Command = Callable[[Tx], T]
+Listener = Callable[[list[Event]], None]
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +99,11 @@ class LedgerWriter:
         self._chain = ChainState(0, "")
         self._tx: Tx | None = None
         self._lock: WriterLock | None = None
+        self._listeners: list[Listener] = []
+
+    def listen(self, listener: Listener) -> None:
+        """Call `listener(events)` on the event loop after each COMMIT with what it committed."""
+        self._listeners.append(listener)
 
     @property
     def queue_depth(self) -> int:
@@ -161,8 +168,11 @@ class LedgerWriter:
             if not group:
                 continue
             commands = [command for command, _ in group]
+            committed: list[Event] = []
             try:
-                outcomes = await loop.run_in_executor(self._thread, self._commit_group, commands)
+                outcomes, committed = await loop.run_in_executor(
+                    self._thread, self._commit_group, commands
+                )
             except Exception as err:  # the writer thread itself failed: nobody's work is known
                 log.exception("ledger writer group failed")
                 outcomes = [_Failed(LedgerCommitError(f"ledger write failed: {err}"))] * len(group)
@@ -173,6 +183,16 @@ class LedgerWriter:
                     future.set_exception(outcome.error)
                 else:
                     future.set_result(outcome)
+            if committed:
+                self._tell(committed)
+
+    def _tell(self, events: list[Event]) -> None:
+        """Give committed events to every listener; a failing listener is logged, not fatal."""
+        for listener in self._listeners:
+            try:
+                listener(events)
+            except Exception:
+                log.exception("ledger commit listener %r failed", listener)
 
     # --- the writer thread -------------------------------------------------------------
 
@@ -213,15 +233,20 @@ class LedgerWriter:
             self._lock.close()
             self._lock = None
 
-    def _commit_group(self, commands: list[Command[Any]]) -> list[object]:
-        """Run commands in savepoints inside one transaction and commit once."""
+    def _commit_group(self, commands: list[Command[Any]]) -> tuple[list[object], list[Event]]:
+        """Run commands in savepoints inside one transaction and commit once.
+
+        Return each command's outcome and the events the COMMIT made durable.
+        """
         conn, tx = self._conn, self._tx
         assert conn is not None and tx is not None  # noqa: S101 - opened in start()
         outcomes: list[object] = []
         group_start = self._chain.snapshot()
+        tx.appended = []
         conn.execute("BEGIN IMMEDIATE")
         for command in commands:
             before = self._chain.snapshot()
+            mark = len(tx.appended)
             conn.execute("SAVEPOINT command")
             try:
                 value = command(tx)
@@ -232,11 +257,13 @@ class LedgerWriter:
                     lost = LedgerCommitError(f"transaction rolled back by SQLite: {err}")
                     outcomes = [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes]
                     self._chain.restore(group_start)
+                    tx.appended = []
                     conn.execute("BEGIN IMMEDIATE")
                 else:
                     conn.execute("ROLLBACK TO command")
                     conn.execute("RELEASE command")
                     self._chain.restore(before)
+                    del tx.appended[mark:]
                 self.stats.failed_commands += 1
                 outcomes.append(_Failed(err))
             else:
@@ -252,7 +279,9 @@ class LedgerWriter:
                 conn.execute("ROLLBACK")
             self._chain.restore(group_start)
             self.stats.failed_commits += 1
+            tx.appended = []
             lost = LedgerCommitError(f"COMMIT failed, nothing was written: {err}")
-            return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes]
+            return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes], []
         self.stats.count_group(len(commands))
-        return outcomes
+        committed, tx.appended = tx.appended, []
+        return outcomes, committed
