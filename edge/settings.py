@@ -107,6 +107,32 @@ class BarcodeSettings:
     variable_measure: tuple[VariableMeasureRule, ...] = DEFAULT_VARIABLE_MEASURE
 
 
+TAX_MODES = ("inclusive", "exclusive")
+TAX_ROUNDINGS = ("line", "receipt")
+CASH_ROUNDING_MODES = ("half_up", "down", "up")
+
+
+@dataclass(frozen=True)
+class TaxSettings:
+    """How the store charges tax: prices with or without it, the rates, where it is rounded."""
+
+    mode: str = "inclusive"  # inclusive (CN/EU shelf prices) or exclusive (US)
+    rounding: str = "line"  # round each line's tax, or each rate's total per receipt
+    rates: dict[str, int] = field(
+        default_factory=lambda: {"standard": 1300, "reduced": 900, "zero": 0}
+    )  # tax class -> basis points (1300 = 13%)
+
+
+@dataclass(frozen=True)
+class CheckoutSettings:
+    """Rules of the till: cash rounding and where e-receipts are published."""
+
+    cash_rounding: int = 1  # minor units the cash due is rounded to (10 = to 0.10); 1 = none
+    cash_rounding_mode: str = "half_up"  # half_up, down (抹零) or up
+    e_receipt_base_url: str = ""  # e.g. https://edge.store.lan; empty = the URL the till used
+    payment_timeout_ms: int = 60_000  # a terminal silent this long: reversed, the till told
+
+
 @dataclass(frozen=True)
 class Secrets:
     """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
@@ -129,6 +155,8 @@ class Settings:
     http: HttpSettings = HttpSettings()
     ledger: LedgerSettings = LedgerSettings()
     barcodes: BarcodeSettings = BarcodeSettings()
+    tax: TaxSettings = TaxSettings()
+    checkout: CheckoutSettings = CheckoutSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -149,6 +177,8 @@ SECTIONS: dict[str, type[Any]] = {
     "http": HttpSettings,
     "ledger": LedgerSettings,
     "barcodes": BarcodeSettings,
+    "tax": TaxSettings,
+    "checkout": CheckoutSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -175,6 +205,27 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "http.port": lambda v: "" if 0 <= v <= 65535 else "must be between 0 and 65535",
     "ledger.max_group": lambda v: "" if 1 <= v <= 10_000 else "must be between 1 and 10000",
     "ledger.readers": lambda v: "" if 1 <= v <= 32 else "must be between 1 and 32",
+    "tax.mode": lambda v: "" if v in TAX_MODES else f"must be one of {', '.join(TAX_MODES)}",
+    "tax.rounding": lambda v: (
+        "" if v in TAX_ROUNDINGS else f"must be one of {', '.join(TAX_ROUNDINGS)}"
+    ),
+    "tax.rates": lambda v: (
+        ""
+        if v and all(0 <= rate <= 10_000 for rate in v.values())
+        else "must name at least one tax class with a rate of 0..10000 basis points"
+    ),
+    "checkout.cash_rounding": lambda v: (
+        "" if 1 <= v <= 100_000 else "must be between 1 and 100000 minor units"
+    ),
+    "checkout.cash_rounding_mode": lambda v: (
+        "" if v in CASH_ROUNDING_MODES else f"must be one of {', '.join(CASH_ROUNDING_MODES)}"
+    ),
+    "checkout.payment_timeout_ms": lambda v: (
+        "" if 100 <= v <= 600_000 else "must be between 100 and 600000 ms"
+    ),
+    "checkout.e_receipt_base_url": lambda v: (
+        "" if not v or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", v) else "must be an http(s) URL"
+    ),
 }
 
 
@@ -239,6 +290,8 @@ def settings_from_mapping(
         http=built["http"],
         ledger=built["ledger"],
         barcodes=built["barcodes"],
+        tax=built["tax"],
+        checkout=built["checkout"],
         secrets=load_secrets(env),
         source=source,
     )
@@ -321,6 +374,8 @@ def _convert(value: Any, hint: Any) -> Any:
         raise ValueError(f"must be a path, got {value!r}")
     if hint == tuple[VariableMeasureRule, ...]:
         return _variable_measure_rules(value)
+    if hint == dict[str, int]:
+        return _rate_table(value)
     raise ValueError(f"unsupported setting type {hint!r}")
 
 
@@ -340,6 +395,20 @@ def _variable_measure_rules(value: Any) -> tuple[VariableMeasureRule, ...]:
     if len(set(prefixes)) != len(prefixes):
         raise ValueError("two layouts for the same prefix")
     return tuple(rules)
+
+
+def _rate_table(value: Any) -> dict[str, int]:
+    """Read a table of tax class -> basis points ([tax.rates] standard = 1300)."""
+    if isinstance(value, _EnvText) or not isinstance(value, dict):
+        raise ValueError("must be a table in edge.toml ([tax.rates] standard = 1300)")  # noqa: TRY004 - reported as a field error
+    table: dict[str, int] = {}
+    for name, rate in value.items():
+        if not re.match(r"^[A-Za-z0-9_-]{1,20}$", name):
+            raise ValueError(f"tax class {name!r} must be 1-20 letters, digits, '-' or '_'")
+        if type(rate) is not int:
+            raise ValueError(f"{name}: the rate must be an integer of basis points, got {rate!r}")
+        table[name] = rate
+    return table
 
 
 def load_secrets(env: Mapping[str, str]) -> Secrets:
@@ -365,6 +434,10 @@ def render_toml(settings: Settings) -> str:
             value = getattr(part, f.name)
             if value is None:
                 continue
+            if isinstance(value, dict):
+                pairs = ", ".join(f"{_toml_key(k)} = {v}" for k, v in value.items())
+                lines.append(f"{f.name} = {{{pairs}}}")
+                continue
             if isinstance(value, tuple):
                 rules = [
                     "{"
@@ -377,6 +450,11 @@ def render_toml(settings: Settings) -> str:
             lines.append(f"{f.name} = {_toml_scalar(value)}")
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_key(key: str) -> str:
+    """Render a table key (bare when it can be)."""
+    return key if re.match(r"^[A-Za-z0-9_-]+$", key) else _toml_scalar(key)
 
 
 def _toml_scalar(value: object) -> str:
