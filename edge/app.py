@@ -10,11 +10,29 @@ from datetime import datetime
 
 from aiohttp import web
 
+from edge.domain.barcode import VariableMeasureRule
+from edge.domain.payments import PaymentProvider
+from edge.domain.tax import TaxPolicy
+from edge.domain.tenders import currency_exponent
 from edge.ledger.ledger import Ledger, utc_clock
+from edge.services.basket import Pricing
+from edge.services.checkout import Checkout
+from edge.services.payments import SimulatedTerminal
+from edge.services.returns import Returns
 from edge.settings import Settings
-from edge.web import catalog, health, openapi
+from edge.web import (
+    baskets,
+    catalog,
+    health,
+    members,
+    openapi,
+    promotions,
+    receipts,
+    returns,
+    sales,
+)
 from edge.web.errors import error_middleware
-from edge.web.keys import APIS, LEDGER, READINESS, SETTINGS
+from edge.web.keys import APIS, CHECKOUT, LEDGER, READINESS, RETURNS, SETTINGS
 from edge.web.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -22,8 +40,26 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024
 
 
-def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_clock) -> web.Application:
-    """Build the store server's web application (nothing is opened until it starts)."""
+def store_pricing(settings: Settings) -> Pricing:
+    """Return the store's pricing rules from its settings."""
+    tax = settings.tax
+    return Pricing(
+        policy=TaxPolicy(mode=tax.mode, rounding=tax.rounding, rates=dict(tax.rates)),  # type: ignore[arg-type]
+        rules=tuple[VariableMeasureRule, ...](settings.barcodes.variable_measure),
+        tz=settings.tz,
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = utc_clock,
+    payments: PaymentProvider | None = None,
+) -> web.Application:
+    """Build the store server's web application (nothing is opened until it starts).
+
+    `payments` is the card/QR provider; without one the built-in simulator answers.
+    """
     app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     readiness = Readiness()
@@ -40,6 +76,19 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_clock)
         )
         await ledger.start()
         app[LEDGER] = ledger
+        checkout = Checkout(
+            ledger,
+            store_pricing(settings),
+            payments or SimulatedTerminal(),
+            currency=settings.store.currency,
+            exponent=currency_exponent(settings.store.currency),
+            cash_rounding=settings.checkout.cash_rounding,
+            cash_rounding_mode=settings.checkout.cash_rounding_mode,  # type: ignore[arg-type]
+            clock=clock,
+            payment_timeout=settings.checkout.payment_timeout_ms / 1000,
+        )
+        app[CHECKOUT] = checkout
+        app[RETURNS] = Returns(checkout)
         verifier = asyncio.create_task(_verify_at_start(ledger, readiness), name="verify")
         yield
         verifier.cancel()
@@ -48,7 +97,17 @@ def create_app(settings: Settings, *, clock: Callable[[], datetime] = utc_clock)
         await ledger.stop()
 
     app.cleanup_ctx.append(ledger_ctx)
-    apis = [health.api, openapi.api, catalog.api]
+    apis = [
+        health.api,
+        openapi.api,
+        catalog.api,
+        promotions.api,
+        members.api,
+        sales.api,
+        returns.api,
+        baskets.api,
+        receipts.api,
+    ]
     app[APIS] = apis
     for api in apis:
         app.add_routes(api.routes)

@@ -12,9 +12,16 @@ from aiohttp import web
 
 from edge.domain.barcode import gtin_check_digit, measure_check_digit
 from edge.domain.catalog import category_from_fields
+from edge.domain.members import member_from_fields
+from edge.domain.promotions import promotion_from_fields
+from edge.domain.tenders import TenderInput
 from edge.ledger.ledger import Ledger
 from edge.server import run_server
+from edge.services.basket import BasketRequest, LineRequest
 from edge.services.catalog import Actor, import_products, read_product_csv, save_category
+from edge.services.checkout import SaleRequest, fingerprint
+from edge.services.members import save_member
+from edge.services.promotions import save_promotion
 from edge.services.store import init_store_ledger
 from edge.settings import (
     HttpSettings,
@@ -24,9 +31,48 @@ from edge.settings import (
     load_settings,
     render_toml,
 )
+from edge.web.keys import CHECKOUT
 
 _DATA = resources.files("edge.demo_data")
 DEMO_ACTOR = Actor(staff="demo")
+DEMO_PROMOTIONS = (
+    {
+        "id": "SPEND50",
+        "name_zh": "满50减5",
+        "name_en": "Spend 50 save 5",
+        "kind": "spend_save",
+        "threshold": 5000,
+        "amount": 500,
+    },
+    {
+        "id": "DRINKS3FOR8",
+        "name_zh": "饮料任选3件8元",
+        "name_en": "Any 3 drinks for 8.00",
+        "kind": "multi_buy",
+        "scope": {"categories": ["drinks"]},
+        "quantity": 3,
+        "price": 800,
+    },
+    {
+        "id": "CHIPS2GET1",
+        "name_zh": "薯片买二送一",
+        "name_en": "Chips: buy 2 get 1 free",
+        "kind": "buy_n_get_m",
+        "scope": {"products": ["CHIPS70"]},
+        "buy": 2,
+        "get": 1,
+    },
+    {
+        "id": "WELCOME10",
+        "name_zh": "新客券 满30减10",
+        "name_en": "Welcome coupon: 10 off 30",
+        "kind": "spend_save",
+        "threshold": 3000,
+        "amount": 1000,
+        "coupon_code": "WELCOME10",
+    },
+)
+DEMO_MEMBER = {"id": "M0001", "name": "王小明", "phone": "13812348000", "card_no": "VIP-0001"}
 DEMO_STORE = StoreSettings(
     id="DEMO-001",
     name="演示便利店 Demo Store",
@@ -92,6 +138,9 @@ async def seed_demo_catalog(settings: Settings) -> dict[str, object]:
         report = await import_products(ledger, rows, DEMO_ACTOR)
         if report.errors:
             raise RuntimeError(f"demo catalog: {report.errors}")
+        for promotion in DEMO_PROMOTIONS:
+            await save_promotion(ledger, promotion_from_fields(promotion), DEMO_ACTOR)
+        await save_member(ledger, member_from_fields(DEMO_MEMBER), DEMO_ACTOR)
     finally:
         await ledger.stop()
     return {
@@ -102,7 +151,45 @@ async def seed_demo_catalog(settings: Settings) -> dict[str, object]:
             "Fuji apples 1.250 kg (weight label)": weight_label("4011", 1250),
             "Bananas (PLU)": "4012",
         },
+        "promotions": [p["id"] for p in DEMO_PROMOTIONS],
+        "coupon_codes": ["WELCOME10"],
+        "member": {"id": DEMO_MEMBER["id"], "phone": DEMO_MEMBER["phone"]},
     }
+
+
+DEMO_SALES = (
+    # (lines, member, tenders): a member's basket with a weighed label, a multi-buy, a card split
+    (
+        [
+            LineRequest(code=weight_label("4011", 1250)),
+            LineRequest(code="6901234567892", quantity=3),
+            LineRequest(code="6901234567816", quantity=2),
+        ],
+        "M0001",
+        [TenderInput("card", 2000, presented="4111111111111111"), TenderInput("cash", 5000)],
+    ),
+    ([LineRequest(code="6901234567823", quantity=3)], None, [TenderInput("qr", 1300)]),
+    ([LineRequest(product="BANANA", grams=980)], None, [TenderInput("cash", 1000)]),
+)
+
+
+async def make_demo_sales(app: web.Application) -> int:
+    """Ring up the demo sales through the real checkout, once per demo ledger."""
+    checkout = app[CHECKOUT]
+    made = 0
+    for number, (lines, member, tenders) in enumerate(DEMO_SALES, start=1):
+        sale_id = f"00000000-0000-4000-8000-{number:012d}"
+        body = {"demo_sale": number}
+        request = SaleRequest(
+            id=sale_id,
+            basket=BasketRequest(lines=tuple(lines), member=member),
+            tenders=tuple(tenders),
+            fingerprint=fingerprint(body),
+            actor=Actor(staff="demo", till="T01"),
+        )
+        if (await checkout.complete_sale(request)).replayed is False:
+            made += 1
+    return made
 
 
 async def run_demo(data_dir: Path, host: str, port: int) -> None:
@@ -115,6 +202,7 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
     description_file.unlink(missing_ok=True)
 
     async def on_ready(app: web.Application, base_url: str) -> None:
+        await make_demo_sales(app)
         description = demo_description(settings, base_url) | {"catalog": catalog}
         temporary = description_file.with_suffix(".json.partial")
         temporary.write_text(json.dumps(description, ensure_ascii=False, indent=2), "utf-8")

@@ -55,7 +55,7 @@ def _baseline_round(path: Path, seconds: float, state: list[Any]) -> tuple[int, 
             canonical = canonical_event(
                 seq=seq,
                 event_id=event_id,
-                event_type="sale.completed",
+                event_type="bench.sale",
                 ts=ts,
                 till="T01",
                 staff=None,
@@ -66,7 +66,7 @@ def _baseline_round(path: Path, seconds: float, state: list[Any]) -> tuple[int, 
             conn.execute("BEGIN IMMEDIATE")
             conn.execute(
                 "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (seq, event_id, "sale.completed", ts, "T01", None, data_json, prev, hash_),
+                (seq, event_id, "bench.sale", ts, "T01", None, data_json, prev, hash_),
             )
             conn.execute("COMMIT")
             prev = hash_
@@ -80,7 +80,7 @@ def _baseline_round(path: Path, seconds: float, state: list[Any]) -> tuple[int, 
 
 def _sale(tx: Tx) -> int:
     """Append one sale-sized event."""
-    return tx.append("sale.completed", SALE, till="T01").seq
+    return tx.append("bench.sale", SALE, till="T01").seq
 
 
 async def _writer_round(

@@ -133,8 +133,14 @@ def layout_sale(
         r.columns(t["items"], str(items)),
         r.columns(t["subtotal"], money(sale["subtotal"], exponent)),
     ]
+    blocks.extend(
+        r.columns(discount[name_key], money(-discount["amount"], exponent))
+        for discount in sale.get("basket_discounts", ())
+    )
     if sale["discount_total"]:
         blocks.append(r.columns(t["discounts"], money(-sale["discount_total"], exponent)))
+    if sale.get("tax_mode") == "exclusive":
+        blocks.append(r.columns(t["tax"], money(sale["tax_total"], exponent)))
     blocks.append(r.columns(t["total"], money(sale["total"], exponent), bold=True))
     if sale.get("rounding"):
         blocks.append(r.columns(t["rounding"], money(sale["rounding"], exponent)))

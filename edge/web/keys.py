@@ -5,6 +5,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.ledger.ledger import Ledger
+from edge.services.checkout import Checkout
+from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web.api import Api
 from edge.web.readiness import Readiness
@@ -13,3 +15,5 @@ SETTINGS = web.AppKey("settings", Settings)
 LEDGER = web.AppKey("ledger", Ledger)
 READINESS = web.AppKey("readiness", Readiness)
 APIS = web.AppKey("apis", list[Api])
+CHECKOUT = web.AppKey("checkout", Checkout)
+RETURNS = web.AppKey("returns", Returns)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 from edge.ledger.projections import Projector
-from edge.protocol.chain import Event
+from edge.protocol.chain import Event, dumps_canonical
 
 PRODUCT_COLUMNS = (
     "id, name_zh, name_en, category, brand, unit, tax_class, cost, list_price, member_price,"
@@ -55,10 +55,20 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
     )
 
 
+def _promotion_saved(conn: sqlite3.Connection, event: Event) -> None:
+    """Insert or replace a promotion (kept whole as its event data)."""
+    p = event.data["promotion"]
+    conn.execute(
+        "INSERT OR REPLACE INTO promotions(id, coupon_code, active, data, updated_seq)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (p["id"], p["coupon_code"], int(p["active"]), dumps_canonical(p), event.seq),
+    )
+
+
 CATALOG = Projector(
     name="catalog",
-    version=1,
-    tables=("categories", "products", "barcodes"),
+    version=2,
+    tables=("categories", "products", "barcodes", "promotions"),
     ddl="""
     CREATE TABLE categories (
         id          TEXT PRIMARY KEY,
@@ -90,6 +100,17 @@ CATALOG = Projector(
         product_id TEXT NOT NULL
     ) STRICT;
     CREATE INDEX barcodes_product ON barcodes(product_id);
+    CREATE TABLE promotions (
+        id          TEXT PRIMARY KEY,
+        coupon_code TEXT,
+        active      INTEGER NOT NULL,
+        data        TEXT NOT NULL,
+        updated_seq INTEGER NOT NULL
+    ) STRICT;
     """,
-    handlers={"catalog.category_saved": _category_saved, "catalog.product_saved": _product_saved},
+    handlers={
+        "catalog.category_saved": _category_saved,
+        "catalog.product_saved": _product_saved,
+        "catalog.promotion_saved": _promotion_saved,
+    },
 )

@@ -1,0 +1,221 @@
+"""Sales and returns as of the journal: receipts, their lines and tenders, suspended baskets.
+
+One gapless document number runs over sales and returns (`documents`), so a store's printed
+receipt numbers have no holes. `request_hash` makes a retried submission recognisable: the
+same client id with the same body is the same sale.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+from edge.ledger.projections import Projector
+from edge.protocol.chain import Event
+
+
+def _next_document(conn: sqlite3.Connection, number: int) -> None:
+    """Record that document `number` was used."""
+    conn.execute(
+        "INSERT INTO documents(id, last) VALUES (1, ?)"
+        " ON CONFLICT(id) DO UPDATE SET last = excluded.last",
+        (number,),
+    )
+
+
+def _sale_completed(conn: sqlite3.Connection, event: Event) -> None:
+    """Record a sale, its lines and its tenders."""
+    d = event.data
+    conn.execute(
+        "INSERT INTO sales(id, receipt_no, seq, ts, till, staff, member, token, request_hash,"
+        " total, status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'completed')",
+        (
+            d["sale"],
+            d["receipt_no"],
+            event.seq,
+            event.ts,
+            event.till,
+            event.staff,
+            d["member"],
+            d["token"],
+            d["request_hash"],
+            d["total"],
+        ),
+    )
+    conn.executemany(
+        "INSERT INTO sale_lines(sale_id, idx, product_id, quantity, grams, amount, tax)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        [
+            (
+                d["sale"],
+                ln["index"],
+                ln["product"],
+                ln["quantity"],
+                ln["grams"],
+                ln["amount"],
+                ln["tax"],
+            )
+            for ln in d["lines"]
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO sale_tenders(sale_id, idx, kind, amount, reference, code)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (d["sale"], i, t["kind"], t["amount"], t.get("reference"), t.get("code"))
+            for i, t in enumerate(d["tenders"])
+        ],
+    )
+    conn.executemany(
+        "INSERT INTO vouchers_redeemed(code, sale_id, amount) VALUES (?, ?, ?)",
+        [(t["code"], d["sale"], t["amount"]) for t in d["tenders"] if t["kind"] == "coupon"],
+    )
+    _next_document(conn, d["receipt_no"])
+
+
+def _sale_returned(conn: sqlite3.Connection, event: Event) -> None:
+    """Record a return (or void) and what remains returnable of the sale."""
+    d = event.data
+    conn.execute(
+        "INSERT INTO returns(id, sale_id, receipt_no, seq, ts, request_hash, amount, void)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            d["return"],
+            d["sale"],
+            d["receipt_no"],
+            event.seq,
+            event.ts,
+            d["request_hash"],
+            d["amount"],
+            int(d["void"]),
+        ),
+    )
+    conn.executemany(
+        "UPDATE sale_lines SET returned_quantity = returned_quantity + ?,"
+        " returned_grams = returned_grams + ?, returned_amount = returned_amount + ?,"
+        " returned_tax = returned_tax + ? WHERE sale_id = ? AND idx = ?",
+        [
+            (ln["quantity"], ln["grams"] or 0, ln["amount"], ln["tax"], d["sale"], ln["index"])
+            for ln in d["lines"]
+        ],
+    )
+    conn.executemany(
+        "UPDATE sale_tenders SET refunded = refunded + ? WHERE sale_id = ? AND idx = ?",
+        [(r["amount"], d["sale"], r["tender"]) for r in d["refunds"] if r["tender"] is not None],
+    )
+    conn.execute(
+        "UPDATE sales SET status = CASE WHEN ? THEN 'voided' WHEN NOT EXISTS ("
+        " SELECT 1 FROM sale_lines WHERE sale_id = sales.id AND returned_amount < amount)"
+        " THEN 'returned' ELSE 'partially_returned' END WHERE id = ?",
+        (int(d["void"]), d["sale"]),
+    )
+    _next_document(conn, d["receipt_no"])
+
+
+def _basket_suspended(conn: sqlite3.Connection, event: Event) -> None:
+    """Park a basket for later."""
+    d = event.data
+    conn.execute(
+        "INSERT INTO suspended_baskets(id, seq, ts, till, staff, label, basket)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (d["basket"], event.seq, event.ts, event.till, event.staff, d["label"], d["json"]),
+    )
+
+
+def _basket_resumed(conn: sqlite3.Connection, event: Event) -> None:
+    """Take a parked basket back (it can be resumed once)."""
+    conn.execute(
+        "UPDATE suspended_baskets SET resumed_seq = ? WHERE id = ?",
+        (event.seq, event.data["basket"]),
+    )
+
+
+SALES = Projector(
+    name="sales",
+    version=1,
+    tables=(
+        "documents",
+        "sales",
+        "sale_lines",
+        "sale_tenders",
+        "returns",
+        "vouchers_redeemed",
+        "suspended_baskets",
+    ),
+    ddl="""
+    CREATE TABLE documents (
+        id   INTEGER PRIMARY KEY CHECK (id = 1),
+        last INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE sales (
+        id           TEXT PRIMARY KEY,
+        receipt_no   INTEGER NOT NULL UNIQUE,
+        seq          INTEGER NOT NULL,
+        ts           TEXT NOT NULL,
+        till         TEXT,
+        staff        TEXT,
+        member       TEXT,
+        token        TEXT NOT NULL UNIQUE,
+        request_hash TEXT NOT NULL,
+        total        INTEGER NOT NULL,
+        status       TEXT NOT NULL
+    ) STRICT;
+    CREATE TABLE sale_lines (
+        sale_id           TEXT NOT NULL,
+        idx               INTEGER NOT NULL,
+        product_id        TEXT NOT NULL,
+        quantity          INTEGER NOT NULL,
+        grams             INTEGER,
+        amount            INTEGER NOT NULL,
+        tax               INTEGER NOT NULL,
+        returned_quantity INTEGER NOT NULL DEFAULT 0,
+        returned_grams    INTEGER NOT NULL DEFAULT 0,
+        returned_amount   INTEGER NOT NULL DEFAULT 0,
+        returned_tax      INTEGER NOT NULL DEFAULT 0,
+        CHECK (returned_amount <= amount AND returned_tax <= tax),
+        CHECK (returned_quantity <= quantity AND returned_grams <= coalesce(grams, 0)),
+        PRIMARY KEY (sale_id, idx)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE sale_tenders (
+        sale_id   TEXT NOT NULL,
+        idx       INTEGER NOT NULL,
+        kind      TEXT NOT NULL,
+        amount    INTEGER NOT NULL,
+        reference TEXT,
+        code      TEXT,
+        refunded  INTEGER NOT NULL DEFAULT 0 CHECK (refunded <= amount),
+        PRIMARY KEY (sale_id, idx)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TABLE returns (
+        id           TEXT PRIMARY KEY,
+        sale_id      TEXT NOT NULL,
+        receipt_no   INTEGER NOT NULL UNIQUE,
+        seq          INTEGER NOT NULL,
+        ts           TEXT NOT NULL,
+        request_hash TEXT NOT NULL,
+        amount       INTEGER NOT NULL,
+        void         INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX returns_sale ON returns(sale_id);
+    CREATE TABLE vouchers_redeemed (
+        code    TEXT PRIMARY KEY,
+        sale_id TEXT NOT NULL,
+        amount  INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE suspended_baskets (
+        id          TEXT PRIMARY KEY,
+        seq         INTEGER NOT NULL,
+        ts          TEXT NOT NULL,
+        till        TEXT,
+        staff       TEXT,
+        label       TEXT NOT NULL,
+        basket      TEXT NOT NULL,
+        resumed_seq INTEGER
+    ) STRICT;
+    """,
+    handlers={
+        "sale.completed": _sale_completed,
+        "sale.returned": _sale_returned,
+        "basket.suspended": _basket_suspended,
+        "basket.resumed": _basket_resumed,
+    },
+)

@@ -1,0 +1,216 @@
+"""Turning what a till sends into a priced basket: find the products, apply the store's rules.
+
+Lines name products by a scanned or keyed code (GTIN, GS1 weight or price label, PLU,
+internal code) or by product id, with a weight from the scale for weighed goods. Every
+product of a basket is found with one query; promotions are cached and dropped when the
+ledger commits a promotion change. Prices always come from the catalog, never the client.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any
+
+from edge.domain.barcode import ParsedBarcode, VariableMeasureRule, parse_barcode
+from edge.domain.errors import Conflict, InvalidInput, NotFound
+from edge.domain.pricing import BasketInput, LineInput, ManualDiscount, PricedBasket, PriceOverride
+from edge.domain.pricing import price_basket as price_with_rules
+from edge.domain.promotions import Promotion
+from edge.domain.tax import TaxPolicy
+from edge.ledger.ledger import Ledger
+from edge.protocol.chain import Event
+
+_COLUMNS = (
+    "p.id, p.name_zh, p.name_en, p.category, p.tax_class, p.list_price, p.member_price,"
+    " p.sold_by_weight, p.active"
+)
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    """One basket line as a till sends it."""
+
+    code: str | None = None
+    product: str | None = None
+    quantity: int | None = None
+    grams: int | None = None
+    override: PriceOverride | None = None
+    discount: ManualDiscount | None = None
+
+
+@dataclass(frozen=True)
+class BasketRequest:
+    """A basket as a till sends it (no prices: the server prices it)."""
+
+    lines: tuple[LineRequest, ...]
+    member: str | None = None
+    coupons: tuple[str, ...] = ()
+    discount: ManualDiscount | None = None
+
+
+@dataclass(frozen=True)
+class Pricing:
+    """The store's pricing rules."""
+
+    policy: TaxPolicy
+    rules: tuple[VariableMeasureRule, ...]
+    tz: tzinfo
+
+
+@dataclass(frozen=True)
+class _Key:
+    """How one line finds its product: by barcode, PLU or id."""
+
+    kind: str  # "b" barcode, "plu", "id"
+    value: str
+
+
+class PromotionCache:
+    """The live promotions, read once and dropped whenever a promotion changes."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        """Remember the ledger; nothing is read until first use."""
+        self._ledger = ledger
+        self._promotions: tuple[Promotion, ...] | None = None
+        self._generation = 0
+
+    def on_commit(self, events: list[Event]) -> None:
+        """Drop the cache when a committed group changed a promotion."""
+        if any(event.type == "catalog.promotion_saved" for event in events):
+            self._promotions = None
+            self._generation += 1
+
+    async def get(self) -> tuple[Promotion, ...]:
+        """Return the active promotions (one query after each change)."""
+        if self._promotions is not None:
+            return self._promotions
+        generation = self._generation
+        rows = await self._ledger.reader.fetch_all(
+            "SELECT data FROM promotions WHERE active = 1 ORDER BY id"
+        )
+        promotions = tuple(Promotion.from_data(json.loads(row[0])) for row in rows)
+        if generation == self._generation:
+            self._promotions = promotions
+        return promotions
+
+
+def _key_for(
+    line: LineRequest, rules: Sequence[VariableMeasureRule]
+) -> tuple[_Key, ParsedBarcode | None]:
+    """Parse a line's code (or take its product id) into a lookup key."""
+    if line.product is not None:
+        return _Key("id", line.product), None
+    assert line.code is not None  # noqa: S101 - the schema requires code or product
+    parsed = parse_barcode(line.code, rules)
+    if parsed.kind == "gtin":
+        assert parsed.gtin14 is not None  # noqa: S101
+        return _Key("b", parsed.gtin14), parsed
+    if parsed.kind == "variable_measure":
+        assert parsed.item_ref is not None and parsed.prefix is not None  # noqa: S101
+        return _Key("plu", parsed.item_ref[len(parsed.prefix) :].lstrip("0") or "0"), parsed
+    if parsed.kind == "plu":
+        return _Key("plu", parsed.code.lstrip("0") or "0"), parsed
+    return _Key("b", parsed.code), parsed
+
+
+async def _products(ledger: Ledger, keys: set[_Key]) -> dict[_Key, tuple[Any, ...]]:
+    """Fetch every product the keys name in one query."""
+    parts: list[str] = []
+    params: list[str] = []
+    for kind, where in (
+        ("b", "FROM barcodes b JOIN products p ON p.id = b.product_id WHERE b.code IN"),
+        ("plu", "FROM products p WHERE p.plu IN"),
+        ("id", "FROM products p WHERE p.id IN"),
+    ):
+        values = sorted(k.value for k in keys if k.kind == kind)
+        if values:
+            column = {"b": "b.code", "plu": "p.plu", "id": "p.id"}[kind]
+            marks = ",".join("?" * len(values))
+            parts.append(f"SELECT '{kind}', {column}, {_COLUMNS} {where} ({marks})")
+            params += values
+    rows = await ledger.reader.fetch_all(" UNION ALL ".join(parts), params)
+    return {_Key(row[0], row[1]): row[2:] for row in rows}
+
+
+def _line_input(
+    index: int, line: LineRequest, parsed: ParsedBarcode | None, row: tuple[Any, ...] | None
+) -> LineInput:
+    """Combine a line request with its product row into a pricing input."""
+    where = f"lines[{index}]"
+    if row is None:
+        if line.product is not None:
+            raise NotFound(f"{where}: no product {line.product}", code="unknown_product")
+        raise NotFound(f"{where}: no product for code {line.code}", code="unknown_barcode")
+    pid, name_zh, name_en, category, tax_class, list_price, member_price, by_weight, active = row
+    if not active:
+        raise NotFound(f"{where}: {pid} is no longer sold", code="inactive_product")
+    grams = line.grams
+    fixed_price = None
+    if parsed is not None and parsed.grams is not None:
+        if grams is not None:
+            raise InvalidInput(f"{where}: the label already carries the weight", code="bad_line")
+        grams = parsed.grams
+    if parsed is not None and parsed.price_minor is not None:
+        fixed_price = parsed.price_minor
+    if by_weight:
+        if line.quantity not in (None, 1):
+            raise InvalidInput(f"{where}: {pid} is sold by weight, not by piece", code="bad_line")
+        if grams is None and fixed_price is None:
+            raise Conflict(f"{where}: {pid} is sold by weight: weigh it", code="weight_required")
+    elif grams is not None:
+        raise Conflict(f"{where}: {pid} is not sold by weight", code="not_weighed")
+    return LineInput(
+        product_id=pid,
+        name_zh=name_zh,
+        name_en=name_en,
+        category=category,
+        tax_class=tax_class,
+        unit_price=list_price,
+        member_price=member_price,
+        quantity=1 if by_weight else (line.quantity or 1),
+        grams=grams,
+        fixed_price=fixed_price,
+        override=line.override,
+        discount=line.discount,
+    )
+
+
+async def resolve_lines(
+    ledger: Ledger, lines: Sequence[LineRequest], rules: Sequence[VariableMeasureRule]
+) -> list[LineInput]:
+    """Find every line's product (one query) and build the pricing inputs."""
+    keyed = [_key_for(line, rules) for line in lines]
+    found = await _products(ledger, {key for key, _ in keyed})
+    return [
+        _line_input(index, line, parsed, found.get(key))
+        for index, (line, (key, parsed)) in enumerate(zip(lines, keyed, strict=True))
+    ]
+
+
+async def price_request(
+    ledger: Ledger,
+    promotions: PromotionCache,
+    pricing: Pricing,
+    basket: BasketRequest,
+    at: datetime,
+    *,
+    member: bool,
+) -> tuple[list[LineInput], PricedBasket]:
+    """Price a basket request on the server with the store's promotions and tax."""
+    inputs = await resolve_lines(ledger, basket.lines, pricing.rules)
+    priced = price_with_rules(
+        BasketInput(
+            lines=tuple(inputs),
+            at=at,
+            member=member,
+            coupons=basket.coupons,
+            discount=basket.discount,
+        ),
+        await promotions.get(),
+        pricing.policy,
+        pricing.tz,
+    )
+    return inputs, priced

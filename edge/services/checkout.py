@@ -1,0 +1,408 @@
+"""Completing a sale: price on the server, take the payments, record it once, durably.
+
+A sale is submitted with a client-generated id. The same id with the same body is the same
+sale (the original result is returned, nothing is recorded or charged twice); the same id with
+another body is refused. Electronic payments are authorised before the ledger write with keys
+derived from the id and the body, and reversed if the sale cannot be recorded. Everything the
+sale changes (the sale with its tenders, stored value, stock) is appended in one command, so
+it is all durable or none of it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from edge.domain.errors import Conflict, DomainError, InvalidInput, NotFound
+from edge.domain.payments import Authorization, PaymentProvider, PaymentRequest
+from edge.domain.pricing import PricedBasket, PricedLine
+from edge.domain.rounding import CashRoundingMode
+from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
+from edge.ledger.journal import COLUMNS, Tx, row_to_event
+from edge.ledger.ledger import Ledger
+from edge.protocol.chain import Event
+from edge.services.basket import BasketRequest, Pricing, PromotionCache, price_request
+from edge.services.catalog import Actor
+from edge.services.members import account_in_tx, find_member
+from edge.services.payments import authorize_all, reverse_all
+
+
+class InsufficientStoredValue(DomainError):
+    """Raise when a member's stored value does not cover the tender."""
+
+    code = "insufficient_stored_value"
+    status = 402
+
+
+@dataclass(frozen=True)
+class SaleRequest:
+    """A sale as a till submits it."""
+
+    id: str
+    basket: BasketRequest
+    tenders: tuple[TenderInput, ...]
+    fingerprint: str  # hash of the request body: same id + same fingerprint = same sale
+    actor: Actor
+
+
+@dataclass(frozen=True)
+class PreparedSale:
+    """A priced and paid sale waiting for its ledger command."""
+
+    request: SaleRequest
+    data: dict[str, Any]
+    items: list[dict[str, Any]]
+    payment_keys: tuple[str, ...]
+    credit_used: int
+
+
+@dataclass(frozen=True)
+class SaleRecord:
+    """A recorded sale: its `sale.completed` event; `replayed` when it was recorded before."""
+
+    event: Event
+    replayed: bool
+
+
+def fingerprint(body: Mapping[str, Any]) -> str:
+    """Hash a request body for idempotency (card and wallet data left out, never stored)."""
+
+    def scrub(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: scrub(v) for k, v in value.items() if k != "presented"}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    canonical = json.dumps(scrub(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def line_data(line: PricedLine, code: str | None) -> dict[str, Any]:
+    """Return a priced line's event form."""
+    return {
+        "index": line.index,
+        "product": line.product_id,
+        "code": code,
+        "name_zh": line.name_zh,
+        "name_en": line.name_en,
+        "category": line.category,
+        "tax_class": line.tax_class,
+        "quantity": line.quantity,
+        "grams": line.grams,
+        "unit_price": line.unit_price,
+        "gross": line.gross,
+        "discounts": [discount_data(d) for d in line.discounts],
+        "basket_share": line.basket_share,
+        "net": line.net,
+        "tax_rate_bp": line.tax_rate_bp,
+        "tax": line.tax,
+        "amount": line.amount,
+    }
+
+
+def discount_data(discount: Any) -> dict[str, Any]:
+    """Return a discount's event form."""
+    return {
+        "kind": discount.kind,
+        "promotion": discount.promotion,
+        "name_zh": discount.name_zh,
+        "name_en": discount.name_en,
+        "amount": discount.amount,
+    }
+
+
+def basket_data(priced: PricedBasket, codes: list[str | None]) -> dict[str, Any]:
+    """Return the priced basket's part of a sale event (or of a price preview)."""
+    return {
+        "lines": [line_data(line, codes[line.index]) for line in priced.lines],
+        "basket_discounts": [discount_data(d) for d in priced.basket_discounts],
+        "subtotal": priced.subtotal,
+        "discount_total": priced.discount_total,
+        "tax": [
+            {"rate_bp": t.rate_bp, "net": t.net, "tax": t.tax, "gross": t.gross} for t in priced.tax
+        ],
+        "tax_total": priced.tax_total,
+        "total": priced.total,
+        "coupons_unused": list(priced.coupons_unused),
+    }
+
+
+def _tender_record(
+    tender: TenderInput, plan: TenderPlan, auth: Authorization | None, member: str | None
+) -> dict[str, Any]:
+    """Return one tender's event form (never the card number)."""
+    if tender.kind == "cash":
+        return plan.cash_record()
+    record: dict[str, Any] = {"kind": tender.kind, "amount": tender.amount}
+    if auth is not None:
+        record |= {
+            "provider": auth.provider,
+            "reference": auth.reference,
+            "auth_code": auth.auth_code,
+            "masked_pan": auth.masked_pan,
+            "token": auth.token,
+        }
+    if tender.kind == "stored_value":
+        record["member"] = member
+    if tender.kind == "coupon":
+        record["code"] = tender.code
+    if tender.kind == EXCHANGE:
+        record["return"] = tender.code
+    return record
+
+
+def read_event(tx_or_conn: Any, seq: int) -> Event:
+    """Read one journal event by seq (writer side)."""
+    row = tx_or_conn.execute(f"SELECT {COLUMNS} FROM journal WHERE seq = ?", (seq,)).fetchone()
+    return row_to_event(tuple(row))
+
+
+class Checkout:
+    """The store's checkout: pricing, payments and recording sales."""
+
+    def __init__(
+        self,
+        ledger: Ledger,
+        pricing: Pricing,
+        payments: PaymentProvider,
+        *,
+        currency: str,
+        exponent: int,
+        cash_rounding: int,
+        cash_rounding_mode: CashRoundingMode,
+        clock: Callable[[], datetime],
+        payment_timeout: float = 60.0,
+    ) -> None:
+        """Keep the collaborators; the promotion cache follows the ledger's commits."""
+        self.ledger = ledger
+        self.pricing = pricing
+        self.payments = payments
+        self.currency = currency
+        self.exponent = exponent
+        self.cash_rounding = cash_rounding
+        self.cash_rounding_mode = cash_rounding_mode
+        self.clock = clock
+        self.payment_timeout = payment_timeout
+        self.promotions = PromotionCache(ledger)
+        ledger.listen(self.promotions.on_commit)
+
+    async def _member(self, member_id: str | None) -> tuple[str | None, str | None]:
+        """Return (id, masked display) of the basket's member, checking they may buy."""
+        if member_id is None:
+            return None, None
+        account = await find_member(self.ledger, member_id)
+        if not account.member.active or account.member.id != member_id:
+            raise NotFound(f"no active member {member_id}", code="unknown_member")
+        return account.member.id, account.member.display
+
+    async def price(self, basket: BasketRequest) -> dict[str, Any]:
+        """Price a basket without recording anything (what the till shows while scanning)."""
+        member, display = await self._member(basket.member)
+        _, priced = await price_request(
+            self.ledger,
+            self.promotions,
+            self.pricing,
+            basket,
+            self.clock(),
+            member=member is not None,
+        )
+        codes = [line.code for line in basket.lines]
+        return basket_data(priced, codes) | {"member": member, "member_display": display}
+
+    async def recorded(self, sale_id: str) -> tuple[int, str] | None:
+        """Return (seq, fingerprint) of a sale already recorded under this id."""
+        row = await self.ledger.reader.fetch_one(
+            "SELECT seq, request_hash FROM sales WHERE id = ?", (sale_id,)
+        )
+        return None if row is None else (int(row[0]), str(row[1]))
+
+    async def complete_sale(self, request: SaleRequest) -> SaleRecord:
+        """Price, pay and record a sale exactly once per client id."""
+        electronic = [t for t in request.tenders if t.kind in ELECTRONIC]
+        if electronic:  # a retry must not reach the terminal again
+            done = await self.recorded(request.id)
+            if done is not None:
+                return await self._replay(request, *done)
+        prepared = await self.prepare(request)
+        try:
+            return await self.ledger.submit(lambda tx: self.record(tx, prepared))
+        except BaseException:
+            await self.release(prepared)
+            raise
+
+    async def prepare(
+        self, request: SaleRequest, *, credit: int = 0, credit_from: str = ""
+    ) -> PreparedSale:
+        """Price the basket, plan the tenders and authorise card/QR payments.
+
+        `credit` is what an exchange's return gives towards this sale (used up to the total,
+        as an `exchange` tender naming the return `credit_from`).
+        """
+        member, display = await self._member(request.basket.member)
+        if member is None and any(t.kind == "stored_value" for t in request.tenders):
+            raise InvalidInput("stored value pays only for a member's basket", code="no_member")
+        inputs, priced = await price_request(
+            self.ledger,
+            self.promotions,
+            self.pricing,
+            request.basket,
+            self.clock(),
+            member=member is not None,
+        )
+        used = min(credit, priced.total)
+        given = request.tenders
+        if used:
+            given = (TenderInput("exchange", used, code=credit_from), *given)
+        plan = plan_tenders(priced.total, given, self.cash_rounding, self.cash_rounding_mode)
+        keys = [f"{request.id}:{request.fingerprint[:16]}:{i}" for i in range(len(plan.tenders))]
+        payment_requests = [
+            PaymentRequest(
+                key=keys[i],
+                method=cast(Any, t.kind),
+                amount=t.amount,
+                currency=self.currency,
+                presented=t.presented,
+            )
+            for i, t in enumerate(plan.tenders)
+            if t.kind in ELECTRONIC
+        ]
+        auths = (
+            await authorize_all(self.payments, payment_requests, self.payment_timeout)
+            if payment_requests
+            else []
+        )
+        by_key = dict(zip((p.key for p in payment_requests), auths, strict=True))
+        tenders = [
+            _tender_record(t, plan, by_key.get(keys[i]), member) for i, t in enumerate(plan.tenders)
+        ]
+        data = {
+            "sale": request.id,
+            "request_hash": request.fingerprint,
+            "member": member,
+            "member_display": display,
+            "currency": self.currency,
+            "exponent": self.exponent,
+            "tax_mode": self.pricing.policy.mode,
+            **basket_data(priced, [line.code for line in request.basket.lines]),
+            "coupons": list(request.basket.coupons),
+            "rounding": plan.rounding,
+            "due": plan.due,
+            "tenders": tenders,
+            "change": plan.change,
+        }
+        # stock moves in pieces, or grams for weighed goods; a price label without a weight
+        # (pre-packed goods priced by the scale) moves no stock here: it is counted at packing
+        for line, given_line in zip(data["lines"], inputs, strict=True):
+            line["stock"] = given_line.grams or (
+                None if given_line.fixed_price is not None else given_line.quantity
+            )
+        items = [
+            {"product": line["product"], "quantity": -line["stock"]}
+            for line in data["lines"]
+            if line["stock"]
+        ]
+        return PreparedSale(request, data, items, tuple(p.key for p in payment_requests), used)
+
+    async def release(self, prepared: PreparedSale) -> None:
+        """Reverse a prepared sale's authorisations after it could not be recorded."""
+        await reverse_all(self.payments, list(prepared.payment_keys))
+
+    async def _replay(self, request: SaleRequest, seq: int, recorded_hash: str) -> SaleRecord:
+        """Answer a retry with the recorded sale, or refuse another body under the same id."""
+        if recorded_hash != request.fingerprint:
+            raise Conflict(
+                f"sale {request.id} was recorded with a different body", code="id_reused"
+            )
+        async with self.ledger.reader.connection() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {COLUMNS} FROM journal WHERE seq = ?", (seq,)
+            )
+        return SaleRecord(row_to_event(tuple(next(iter(rows)))), replayed=True)
+
+    def record(self, tx: Tx, prepared: PreparedSale) -> SaleRecord:
+        """Append the sale and what it changes (runs in the writer's transaction)."""
+        request, data, items = prepared.request, prepared.data, prepared.items
+        done = tx.conn.execute(
+            "SELECT seq, request_hash FROM sales WHERE id = ?", (request.id,)
+        ).fetchone()
+        if done is not None:
+            if done[1] != request.fingerprint:
+                raise Conflict(
+                    f"sale {request.id} was recorded with a different body", code="id_reused"
+                )
+            return SaleRecord(read_event(tx.conn, done[0]), replayed=True)
+        balances: dict[str, int] = {}
+        for tender in data["tenders"]:
+            if tender["kind"] == "stored_value":
+                account = account_in_tx(tx.conn, tender["member"])
+                balance = balances.get(tender["member"], account.stored_value if account else 0)
+                if balance < tender["amount"]:
+                    raise InsufficientStoredValue(
+                        f"the member's stored value is {balance}, not {tender['amount']}"
+                    )
+                balances[tender["member"]] = balance - tender["amount"]
+            if tender["kind"] == "coupon":
+                used = tx.conn.execute(
+                    "SELECT sale_id FROM vouchers_redeemed WHERE code = ?", (tender["code"],)
+                ).fetchone()
+                codes = [t.get("code") for t in data["tenders"] if t["kind"] == "coupon"]
+                if used is not None or codes.count(tender["code"]) > 1:
+                    raise Conflict(
+                        f"voucher {tender['code']} was already used", code="voucher_used"
+                    )
+        last = tx.conn.execute("SELECT last FROM documents WHERE id = 1").fetchone()
+        data = {
+            "receipt_no": (last[0] if last else 0) + 1,
+            "token": secrets.token_urlsafe(16),
+        } | data
+        actor = request.actor
+        event = tx.append("sale.completed", data, till=actor.till, staff=actor.staff, event_id=None)
+        for member, balance in balances.items():
+            spent = sum(
+                t["amount"]
+                for t in data["tenders"]
+                if t["kind"] == "stored_value" and t["member"] == member
+            )
+            tx.append(
+                "stored_value.spent",
+                {"member": member, "sale": request.id, "amount": spent, "balance": balance},
+                till=actor.till,
+                staff=actor.staff,
+            )
+        if items:
+            tx.append(
+                "stock.moved",
+                {"reason": "sale", "sale": request.id, "items": items},
+                till=actor.till,
+                staff=actor.staff,
+            )
+        return SaleRecord(event, replayed=False)
+
+    async def sale_event(
+        self, *, sale_id: str | None = None, receipt_no: int | None = None, token: str | None = None
+    ) -> Event:
+        """Return a recorded sale's event by id, receipt number or e-receipt token."""
+        column, value = (
+            ("id", sale_id)
+            if sale_id is not None
+            else ("receipt_no", receipt_no)
+            if receipt_no is not None
+            else ("token", token)
+        )
+        async with self.ledger.reader.connection() as conn:
+            rows = list(
+                await conn.execute_fetchall(
+                    f"SELECT {COLUMNS} FROM journal WHERE seq ="
+                    f" (SELECT seq FROM sales WHERE {column} = ?)",
+                    (value,),
+                )
+            )
+        if not rows:
+            raise NotFound("no such sale", code="unknown_sale")
+        return row_to_event(tuple(rows[0]))

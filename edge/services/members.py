@@ -1,0 +1,119 @@
+"""Member use cases: save a member, find one at the till, top up stored value."""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from typing import Any
+
+from edge.domain.errors import Conflict, InvalidInput, NotFound
+from edge.domain.members import MAX_TOP_UP, Member, normalise_phone
+from edge.ledger.journal import Tx
+from edge.ledger.ledger import Ledger
+from edge.services.catalog import Actor
+
+MEMBER_COLUMNS = "id, name, phone, card_no, tier, active"
+
+
+@dataclass(frozen=True)
+class MemberAccount:
+    """A member and their stored-value balance."""
+
+    member: Member
+    stored_value: int
+
+
+def _row_to_account(row: tuple[Any, ...]) -> MemberAccount:
+    """Build an account from `MEMBER_COLUMNS, stored_value`."""
+    mid, name, phone, card_no, tier, active, balance = row
+    return MemberAccount(Member(mid, name, phone, card_no, tier, bool(active)), int(balance))
+
+
+def account_in_tx(conn: sqlite3.Connection, member_id: str) -> MemberAccount | None:
+    """Read a member inside the writer's transaction."""
+    row = conn.execute(
+        f"SELECT {MEMBER_COLUMNS}, stored_value FROM members WHERE id = ?", (member_id,)
+    ).fetchone()
+    return None if row is None else _row_to_account(tuple(row))
+
+
+async def save_member(ledger: Ledger, member: Member, actor: Actor) -> str:
+    """Create or update a member; a phone or card number already used by another is a 409."""
+
+    def command(tx: Tx) -> str:
+        before = account_in_tx(tx.conn, member.id)
+        if before is not None and before.member == member:
+            return "unchanged"
+        for name, value in (("phone", member.phone), ("card_no", member.card_no)):
+            if value is None:
+                continue
+            owner = tx.conn.execute(f"SELECT id FROM members WHERE {name} = ?", (value,)).fetchone()
+            if owner is not None and owner[0] != member.id:
+                raise Conflict(f"that {name} belongs to member {owner[0]}", code="member_conflict")
+        tx.append("member.saved", {"member": member.to_data()}, staff=actor.staff, till=actor.till)
+        return "created" if before is None else "updated"
+
+    return await ledger.submit(command)
+
+
+async def find_member(ledger: Ledger, key: str) -> MemberAccount:
+    """Find a member by id, card number, member QR (`M:<id>`) or exact phone number."""
+    key = key.strip()
+    if key.startswith("M:"):
+        key = key[2:]
+    row = await ledger.reader.fetch_one(
+        f"SELECT {MEMBER_COLUMNS}, stored_value FROM members"
+        " WHERE id = ?1 OR card_no = ?1 OR phone = ?2 ORDER BY id = ?1 DESC LIMIT 1",
+        (key, normalise_phone(key)),
+    )
+    if row is None:
+        raise NotFound("no member with that phone, card or id", code="unknown_member")
+    return _row_to_account(row)
+
+
+async def top_up(
+    ledger: Ledger,
+    *,
+    top_up_id: str,
+    member_id: str,
+    amount: int,
+    bonus: int,
+    tender: dict[str, Any],
+    actor: Actor,
+) -> dict[str, Any]:
+    """Add `amount` + `bonus` to a member's stored value once per client id."""
+    if not 1 <= amount <= MAX_TOP_UP or not 0 <= bonus <= amount:
+        raise InvalidInput(
+            f"a top-up is 1..{MAX_TOP_UP} with a bonus of at most the amount", code="bad_amount"
+        )
+
+    def command(tx: Tx) -> dict[str, Any]:
+        done = tx.conn.execute(
+            "SELECT member, amount, bonus FROM top_ups WHERE id = ?", (top_up_id,)
+        ).fetchone()
+        if done is not None:
+            if tuple(done) != (member_id, amount, bonus):
+                raise Conflict("this top-up id was used for another top-up", code="id_reused")
+            account = account_in_tx(tx.conn, member_id)
+            assert account is not None  # noqa: S101 - a recorded top-up has its member
+            return {"top_up": top_up_id, "member": member_id, "balance": account.stored_value}
+        account = account_in_tx(tx.conn, member_id)
+        if account is None or not account.member.active:
+            raise NotFound(f"no active member {member_id}", code="unknown_member")
+        balance = account.stored_value + amount + bonus
+        tx.append(
+            "stored_value.topped_up",
+            {
+                "top_up": top_up_id,
+                "member": member_id,
+                "amount": amount,
+                "bonus": bonus,
+                "balance": balance,
+                "tender": tender,
+            },
+            staff=actor.staff,
+            till=actor.till,
+        )
+        return {"top_up": top_up_id, "member": member_id, "balance": balance}
+
+    return await ledger.submit(command)

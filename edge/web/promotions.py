@@ -1,0 +1,98 @@
+"""Promotions HTTP API: list and save (every change is a ledger event)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from edge.domain.errors import InvalidInput
+from edge.domain.promotions import promotion_from_fields
+from edge.services.catalog import Actor
+from edge.services.promotions import list_promotions, save_promotion
+from edge.web.api import Api, read_json
+from edge.web.keys import LEDGER
+from edge.web.schema import Schema
+
+api = Api("promotions")
+
+_LIST: Schema = {"type": "array", "maxItems": 500, "items": {"type": "string", "maxLength": 40}}
+PROMOTION_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["name_zh", "kind"],
+    "properties": {
+        "id": {"type": "string", "maxLength": 40},
+        "name_zh": {"type": "string", "maxLength": 80},
+        "name_en": {"type": "string", "maxLength": 80},
+        "kind": {
+            "enum": [
+                "percent_off",
+                "amount_off",
+                "multi_buy",
+                "buy_n_get_m",
+                "spend_save",
+                "basket_percent",
+            ]
+        },
+        "scope": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {"products": _LIST, "categories": _LIST},
+        },
+        "window": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "starts_at": {"type": ["string", "null"], "maxLength": 40},
+                "ends_at": {"type": ["string", "null"], "maxLength": 40},
+                "weekdays": {"type": "array", "maxItems": 7, "items": {"type": "integer"}},
+                "time_from": {"type": ["string", "null"], "maxLength": 8},
+                "time_to": {"type": ["string", "null"], "maxLength": 8},
+            },
+        },
+        "priority": {"type": "integer", "minimum": -1000, "maximum": 1000},
+        "exclusive": {"type": "boolean"},
+        "members_only": {"type": "boolean"},
+        "coupon_code": {"type": ["string", "null"], "maxLength": 32},
+        "active": {"type": "boolean"},
+        "percent_bp": {"type": ["integer", "null"]},
+        "amount": {"type": ["integer", "null"]},
+        "buy": {"type": ["integer", "null"]},
+        "get": {"type": ["integer", "null"]},
+        "quantity": {"type": ["integer", "null"]},
+        "price": {"type": ["integer", "null"]},
+        "threshold": {"type": ["integer", "null"]},
+        "repeat": {"type": "boolean"},
+    },
+}
+
+
+@api.route(
+    "GET",
+    "/api/v1/promotions",
+    summary="Every promotion",
+    permission="catalog.read",
+    response={"type": "object", "properties": {"promotions": {"type": "array"}}},
+)
+async def get_promotions(request: web.Request) -> web.Response:
+    """Return the promotions."""
+    promotions = await list_promotions(request.app[LEDGER])
+    return web.json_response({"promotions": [p.to_data() for p in promotions]})
+
+
+@api.route(
+    "PUT",
+    "/api/v1/promotions/{promotion_id}",
+    summary="Create or update a promotion (an unchanged one appends no event)",
+    permission="promotion.write",
+    request=PROMOTION_SCHEMA,
+    response={"type": "object", "properties": {"outcome": {"type": "string"}}},
+)
+async def put_promotion(request: web.Request) -> web.Response:
+    """Save a promotion."""
+    body = await read_json(request, PROMOTION_SCHEMA)
+    path_id = request.match_info["promotion_id"]
+    if body.get("id", path_id) != path_id:
+        raise InvalidInput("the body's id differs from the path's")
+    promotion = promotion_from_fields({**body, "id": path_id})
+    outcome = await save_promotion(request.app[LEDGER], promotion, Actor())
+    return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)

@@ -1,0 +1,224 @@
+"""Returns, voids and exchanges over HTTP, against a recorded sale's receipt."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from edge.domain.errors import InvalidInput
+from edge.domain.tenders import TenderInput
+from edge.services.checkout import SaleRequest, fingerprint
+from edge.services.returns import ReturnLine, ReturnRecord, ReturnRequest
+from edge.web.api import Api, read_json
+from edge.web.keys import RETURNS, SETTINGS
+from edge.web.sales import (
+    _WHO,
+    BASKET_PROPERTIES,
+    SALE_RESPONSE,
+    TENDER_SCHEMA,
+    UUID,
+    actor_of,
+    basket_request,
+    parse_receipt,
+    return_json,
+    sale_json,
+)
+from edge.web.schema import Schema
+
+api = Api("returns")
+
+RETURN_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "lines"],
+    "properties": {
+        "id": UUID,
+        "sale": UUID,
+        "receipt": {"type": ["string", "integer"], "maxLength": 48, "minimum": 1},
+        "lines": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 500,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["index"],
+                "properties": {
+                    "index": {"type": "integer", "minimum": 0, "maximum": 499},
+                    "quantity": {"type": "integer", "minimum": 1, "maximum": 9999},
+                    "grams": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+                    "restock": {"type": "boolean"},
+                },
+            },
+        },
+        "reason": {"type": "string", "maxLength": 120},
+        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
+        "staff": _WHO,
+    },
+}
+
+
+VOID_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "reason"],
+    "properties": {
+        "id": UUID,
+        "reason": {"type": "string", "minLength": 1, "maxLength": 120},
+        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
+        "staff": _WHO,
+    },
+}
+
+
+RETURN_RESPONSE: Schema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "receipt": {"type": "string"},
+        "amount": {"type": "integer"},
+        "refunds": {"type": "array"},
+    },
+}
+
+EXCHANGE_SCHEMA: Schema = {
+    **RETURN_SCHEMA,
+    "required": ["id", "lines", "new"],
+    "properties": {
+        **RETURN_SCHEMA["properties"],
+        "new": {
+            "type": "object",
+            "additionalProperties": False,
+            "required": ["lines"],
+            "properties": {
+                **BASKET_PROPERTIES,
+                "tenders": {"type": "array", "maxItems": 7, "items": TENDER_SCHEMA},
+            },
+        },
+    },
+}
+
+
+def _return_request(
+    body: dict[str, Any],
+    sale_id: str | None,
+    receipt: int | None,
+    *,
+    void: bool,
+    exchange: SaleRequest | None = None,
+) -> ReturnRequest:
+    """Build a return request from a validated body."""
+    return ReturnRequest(
+        id=body["id"].lower(),
+        sale_id=sale_id,
+        receipt_no=receipt,
+        lines=tuple(
+            ReturnLine(
+                index=line["index"],
+                quantity=line.get("quantity"),
+                grams=line.get("grams"),
+                restock=line.get("restock", True),
+            )
+            for line in body.get("lines", ())
+        ),
+        reason=body.get("reason", ""),
+        void=void,
+        fingerprint=fingerprint(body),
+        actor=actor_of(body),
+        exchange=exchange,
+    )
+
+
+def _original(request: web.Request, body: dict[str, Any]) -> tuple[str | None, int | None]:
+    """Return the original sale named by id or by receipt number (exactly one)."""
+    if ("sale" in body) == ("receipt" in body):
+        raise InvalidInput("name the sale by its id or its receipt number", code="bad_return")
+    if "receipt" in body:
+        return None, parse_receipt(str(body["receipt"]), request.app[SETTINGS].store.id)
+    return str(body["sale"]).lower(), None
+
+
+def _answer(request: web.Request, record: ReturnRecord) -> web.Response:
+    """Answer with the recorded return (and an exchange's sale): 201, replays marked."""
+    body: dict[str, Any] = return_json(request, record.event)
+    if record.sale is not None:
+        body = {"return": body, "sale": sale_json(request, record.sale)}
+    headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
+    return web.json_response(body, status=201, headers=headers)
+
+
+@api.route(
+    "POST",
+    "/api/v1/returns",
+    summary="Return part or all of a sale against its receipt (idempotent by id)",
+    permission="sale.return",
+    request=RETURN_SCHEMA,
+    response=RETURN_RESPONSE,
+    errors={404: "no such sale or line", 409: "more than is left of the line, id reused"},
+)
+async def create_return(request: web.Request) -> web.Response:
+    """Refund returned goods to the original tenders."""
+    body = await read_json(request, RETURN_SCHEMA)
+    sale_id, receipt = _original(request, body)
+    record = await request.app[RETURNS].return_items(
+        _return_request(body, sale_id, receipt, void=False)
+    )
+    return _answer(request, record)
+
+
+@api.route(
+    "POST",
+    "/api/v1/sales/{sale_id}/void",
+    summary="Void a whole sale: everything back to its tenders and to stock",
+    permission="sale.void",
+    request=VOID_SCHEMA,
+    response=RETURN_RESPONSE,
+    errors={404: "no such sale", 409: "part of it was returned already"},
+)
+async def void_sale(request: web.Request) -> web.Response:
+    """Reverse a sale in full."""
+    body = await read_json(request, VOID_SCHEMA)
+    record = await request.app[RETURNS].return_items(
+        _return_request(body, request.match_info["sale_id"].lower(), None, void=True)
+    )
+    return _answer(request, record)
+
+
+@api.route(
+    "POST",
+    "/api/v1/exchanges",
+    summary="Exchange: return goods and take others, paying or refunding only the difference",
+    permission="sale.return",
+    request=EXCHANGE_SCHEMA,
+    response={
+        "type": "object",
+        "properties": {"return": RETURN_RESPONSE, "sale": SALE_RESPONSE},
+    },
+    errors={
+        402: "the difference could not be paid",
+        404: "no such sale or line",
+        409: "more than is left of a line, id reused",
+        422: "the difference is not covered by the tenders",
+    },
+)
+async def create_exchange(request: web.Request) -> web.Response:
+    """Record a return and the new sale it pays for, in one ledger command."""
+    body = await read_json(request, EXCHANGE_SCHEMA)
+    sale_id, receipt = _original(request, body)
+    new = body["new"]
+    exchange = SaleRequest(
+        id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"exchange:{body['id'].lower()}")),
+        basket=basket_request(new),
+        tenders=tuple(
+            TenderInput(t["kind"], t["amount"], t.get("presented"), t.get("code"))
+            for t in new.get("tenders", ())
+        ),
+        fingerprint=fingerprint(body),
+        actor=actor_of(body),
+    )
+    record = await request.app[RETURNS].return_items(
+        _return_request(body, sale_id, receipt, void=False, exchange=exchange)
+    )
+    return _answer(request, record)

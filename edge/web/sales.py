@@ -1,0 +1,290 @@
+"""Checkout HTTP API: price a basket, complete a sale, look it up by id or receipt number."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from edge.domain.errors import InvalidInput
+from edge.domain.pricing import ManualDiscount, PriceOverride
+from edge.domain.receipt_layout import receipt_number
+from edge.domain.tenders import TENDER_KINDS, TenderInput
+from edge.protocol.chain import Event
+from edge.services.basket import BasketRequest, LineRequest
+from edge.services.catalog import Actor
+from edge.services.checkout import SaleRequest, fingerprint
+from edge.web.api import Api, read_json
+from edge.web.keys import CHECKOUT, SETTINGS
+from edge.web.schema import Schema
+
+api = Api("sales")
+
+UUID: Schema = {
+    "type": "string",
+    "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
+}
+_MONEY: Schema = {"type": "integer", "minimum": 1, "maximum": 100_000_000}
+_WHO: Schema = {"type": ["string", "null"], "minLength": 1, "maxLength": 40}
+DISCOUNT_SCHEMA: Schema = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "properties": {
+        "percent_bp": {"type": "integer", "minimum": 1, "maximum": 10_000},
+        "amount": _MONEY,
+        "reason": {"type": "string", "maxLength": 80},
+        "approved_by": _WHO,
+    },
+}
+OVERRIDE_SCHEMA: Schema = {
+    "type": ["object", "null"],
+    "additionalProperties": False,
+    "required": ["unit_price", "reason", "approved_by"],
+    "properties": {
+        "unit_price": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
+        "reason": {"type": "string", "minLength": 1, "maxLength": 80},
+        "approved_by": {"type": "string", "minLength": 1, "maxLength": 40},
+    },
+}
+LINE_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "code": {"type": "string", "minLength": 1, "maxLength": 48},
+        "product": {"type": "string", "minLength": 1, "maxLength": 40},
+        "quantity": {"type": "integer", "minimum": 1, "maximum": 9999},
+        "grams": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        "override": OVERRIDE_SCHEMA,
+        "discount": DISCOUNT_SCHEMA,
+    },
+}
+BASKET_PROPERTIES: dict[str, Schema] = {
+    "lines": {"type": "array", "minItems": 1, "maxItems": 500, "items": LINE_SCHEMA},
+    "member": {"type": ["string", "null"], "minLength": 1, "maxLength": 40},
+    "coupons": {
+        "type": "array",
+        "maxItems": 10,
+        "items": {"type": "string", "minLength": 1, "maxLength": 32},
+    },
+    "discount": DISCOUNT_SCHEMA,
+}
+BASKET_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["lines"],
+    "properties": BASKET_PROPERTIES,
+}
+TENDER_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["kind", "amount"],
+    "properties": {
+        "kind": {"enum": list(TENDER_KINDS)},
+        "amount": _MONEY,
+        "presented": {"type": "string", "maxLength": 64},
+        "code": {"type": "string", "minLength": 1, "maxLength": 32},
+    },
+}
+SALE_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "lines", "tenders"],
+    "properties": {
+        "id": UUID,
+        **BASKET_PROPERTIES,
+        "tenders": {"type": "array", "maxItems": 8, "items": TENDER_SCHEMA},
+        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
+        "staff": _WHO,
+    },
+}
+SALE_RESPONSE: Schema = {
+    "type": "object",
+    "properties": {
+        "id": {"type": "string"},
+        "receipt_no": {"type": "integer"},
+        "receipt": {"type": "string"},
+        "total": {"type": "integer"},
+        "change": {"type": "integer"},
+        "lines": {"type": "array"},
+        "tenders": {"type": "array"},
+        "tax": {"type": "array"},
+        "e_receipt_url": {"type": "string"},
+    },
+}
+PRICED_SCHEMA: Schema = {
+    "type": "object",
+    "properties": {
+        "lines": {"type": "array"},
+        "subtotal": {"type": "integer"},
+        "discount_total": {"type": "integer"},
+        "total": {"type": "integer"},
+        "tax": {"type": "array"},
+    },
+}
+HIDDEN = ("request_hash", "token")
+
+
+def _discount(raw: dict[str, Any] | None, where: str) -> ManualDiscount | None:
+    """Read a manual discount; exactly one of percent_bp and amount."""
+    if raw is None:
+        return None
+    if ("percent_bp" in raw) == ("amount" in raw):
+        raise InvalidInput(f"{where}: give percent_bp or amount", code="bad_discount")
+    return ManualDiscount(
+        percent_bp=raw.get("percent_bp"),
+        amount=raw.get("amount"),
+        reason=raw.get("reason", ""),
+        approved_by=raw.get("approved_by"),
+    )
+
+
+def basket_request(body: dict[str, Any]) -> BasketRequest:
+    """Turn a validated basket body into a request."""
+    lines = []
+    for index, raw in enumerate(body["lines"]):
+        if ("code" in raw) == ("product" in raw):
+            raise InvalidInput(f"lines[{index}]: give a code or a product id", code="bad_line")
+        override = raw.get("override")
+        lines.append(
+            LineRequest(
+                code=raw.get("code"),
+                product=raw.get("product"),
+                quantity=raw.get("quantity"),
+                grams=raw.get("grams"),
+                override=None if override is None else PriceOverride(**override),
+                discount=_discount(raw.get("discount"), f"lines[{index}].discount"),
+            )
+        )
+    return BasketRequest(
+        lines=tuple(lines),
+        member=body.get("member"),
+        coupons=tuple(body.get("coupons", ())),
+        discount=_discount(body.get("discount"), "discount"),
+    )
+
+
+def base_url(request: web.Request) -> str:
+    """Return the URL e-receipts are published under."""
+    configured = request.app[SETTINGS].checkout.e_receipt_base_url
+    return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
+
+
+def sale_json(request: web.Request, event: Event) -> dict[str, Any]:
+    """Return a recorded sale as the API shows it."""
+    data = event.data
+    store = request.app[SETTINGS].store.id
+    shown = {k: v for k, v in data.items() if k not in HIDDEN}
+    return {
+        "id": data["sale"],
+        "receipt": receipt_number(store, data["receipt_no"]),
+        "seq": event.seq,
+        "ts": event.ts,
+        "till": event.till,
+        "staff": event.staff,
+        **shown,
+        "e_receipt_url": f"{base_url(request)}/r/{data['token']}",
+    }
+
+
+def return_json(request: web.Request, event: Event) -> dict[str, Any]:
+    """Return a recorded return as the API shows it."""
+    data = event.data
+    store = request.app[SETTINGS].store.id
+    return {
+        "id": data["return"],
+        "receipt": receipt_number(store, data["receipt_no"]),
+        "original_receipt": receipt_number(store, data["original_receipt_no"]),
+        "seq": event.seq,
+        "ts": event.ts,
+        **{k: v for k, v in data.items() if k not in HIDDEN},
+    }
+
+
+def actor_of(body: dict[str, Any]) -> Actor:
+    """Return who acts (till and staff as the till reports them)."""
+    return Actor(staff=body.get("staff"), till=body.get("till"))
+
+
+@api.route(
+    "POST",
+    "/api/v1/baskets/price",
+    summary="Price a basket on the server without recording anything",
+    permission="sale.create",
+    request=BASKET_SCHEMA,
+    response=PRICED_SCHEMA,
+    errors={404: "unknown barcode, product or member", 409: "weight problems", 422: "refused"},
+)
+async def price_basket(request: web.Request) -> web.Response:
+    """Return the priced basket (lines, discounts with their reasons, tax, total)."""
+    body = await read_json(request, BASKET_SCHEMA)
+    return web.json_response(await request.app[CHECKOUT].price(basket_request(body)))
+
+
+@api.route(
+    "POST",
+    "/api/v1/sales",
+    summary="Complete a sale (idempotent by its client-generated id)",
+    permission="sale.create",
+    request=SALE_SCHEMA,
+    response=SALE_RESPONSE,
+    errors={
+        402: "payment declined or timed out, or not enough stored value",
+        404: "unknown barcode, product or member",
+        409: "the id was used with another body, a voucher was used, weight problems",
+        422: "tenders short of the total or overpaid, invalid coupon",
+    },
+)
+async def create_sale(request: web.Request) -> web.Response:
+    """Record a sale; a retry with the same id and body returns the same sale."""
+    body = await read_json(request, SALE_SCHEMA)
+    tenders = tuple(
+        TenderInput(t["kind"], t["amount"], t.get("presented"), t.get("code"))
+        for t in body["tenders"]
+    )
+    sale = SaleRequest(
+        id=body["id"].lower(),
+        basket=basket_request(body),
+        tenders=tenders,
+        fingerprint=fingerprint(body),
+        actor=actor_of(body),
+    )
+    record = await request.app[CHECKOUT].complete_sale(sale)
+    headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
+    return web.json_response(sale_json(request, record.event), status=201, headers=headers)
+
+
+@api.route(
+    "GET",
+    "/api/v1/sales/{sale_id}",
+    summary="A recorded sale",
+    permission="sale.read",
+    response=SALE_RESPONSE,
+    errors={404: "no such sale"},
+)
+async def get_sale(request: web.Request) -> web.Response:
+    """Return a sale by its id."""
+    event = await request.app[CHECKOUT].sale_event(sale_id=request.match_info["sale_id"].lower())
+    return web.json_response(sale_json(request, event))
+
+
+def parse_receipt(text: str, store: str) -> int:
+    """Read a receipt number as printed (STORE-00000042) or as a plain number."""
+    number = text[len(store) + 1 :] if text.startswith(store + "-") else text
+    if not number.isascii() or not number.isdigit() or not 0 < len(number) <= 12:
+        raise InvalidInput(f"{text!r} is not a receipt number of this store", code="bad_receipt")
+    return int(number)
+
+
+@api.route(
+    "GET",
+    "/api/v1/receipts/{receipt}",
+    summary="A sale by its printed receipt number (for returns and reprints)",
+    permission="sale.read",
+    response=SALE_RESPONSE,
+    errors={404: "no sale with that receipt number"},
+)
+async def get_by_receipt(request: web.Request) -> web.Response:
+    """Return a sale by receipt number."""
+    number = parse_receipt(request.match_info["receipt"], request.app[SETTINGS].store.id)
+    event = await request.app[CHECKOUT].sale_event(receipt_no=number)
+    return web.json_response(sale_json(request, event))

@@ -1,0 +1,309 @@
+"""Sales over HTTP: a full sale, idempotent retries, 409 on a reused id, returns, voids."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from edge.app import create_app
+from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
+from edge.settings import Settings
+from edge.web.keys import LEDGER
+from tests.integration.checkout_store import head, new_id, stock_up, weight_label
+
+
+@pytest.fixture
+def terminal() -> SimulatedTerminal:
+    return SimulatedTerminal()
+
+
+@pytest.fixture
+async def client(
+    aiohttp_client: Any, settings: Settings, terminal: SimulatedTerminal
+) -> TestClient:
+    client: TestClient = await aiohttp_client(create_app(settings, payments=terminal))
+    await stock_up(client)
+    return client
+
+
+def full_sale(sale_id: str) -> dict[str, Any]:
+    """1.250 kg of apples from a scale label, 2 milk, 3 cola, member M1, card 10 + cash 50."""
+    return {
+        "id": sale_id,
+        "till": "T01",
+        "staff": "E01",
+        "member": "M1",
+        "lines": [
+            {"code": weight_label("4011", 1250)},
+            {"code": "6901234567816", "quantity": 2},
+            {"product": "COKE", "quantity": 3},
+        ],
+        "tenders": [
+            {"kind": "card", "amount": 1000, "presented": APPROVE_CARD},
+            {"kind": "cash", "amount": 5000},
+        ],
+    }
+
+
+async def post_sale(client: TestClient, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    response = await client.post("/api/v1/sales", json=body)
+    return response.status, await response.json()
+
+
+async def test_full_sale_weighed_label_spend_save_member_price_split_payment(
+    client: TestClient, terminal: SimulatedTerminal
+) -> None:
+    status, sale = await post_sale(client, full_sale(new_id()))
+    assert status == 201, sale
+    apple, milk, coke = sale["lines"]
+    # gross from the label's weight; member prices shown as discounts that explain themselves
+    assert (apple["grams"], apple["gross"]) == (1250, 1600)
+    assert [d["kind"] for d in apple["discounts"]] == ["member_price"]
+    assert apple["discounts"][0]["amount"] == 1600 - 1475
+    assert (milk["quantity"], milk["gross"], milk["discounts"][0]["amount"]) == (2, 1300, 120)
+    assert (coke["gross"], coke["discounts"][0]["amount"]) == (900, 60)
+    # 满20减3 on 34.95 after member prices, named on the receipt
+    assert [(d["promotion"], d["amount"]) for d in sale["basket_discounts"]] == [("SPEND20", 300)]
+    assert sale["subtotal"] == 3800
+    assert sale["discount_total"] == 125 + 120 + 60 + 300
+    assert sale["total"] == 3195
+    assert sum(line["amount"] for line in sale["lines"]) == 3195
+    assert sum(line["basket_share"] for line in sale["lines"]) == 300
+    # tax inclusive: 9% on apples and milk, 13% on cola, consistent to the fen
+    rates = {t["rate_bp"]: t for t in sale["tax"]}
+    assert set(rates) == {900, 1300}
+    assert all(t["net"] + t["tax"] == t["gross"] for t in sale["tax"])
+    assert rates[1300]["gross"] == coke["amount"]
+    # split payment: card 10.00, cash pays 21.95 of the 50.00 handed over
+    card, cash = sale["tenders"]
+    assert (card["kind"], card["amount"], card["masked_pan"]) == ("card", 1000, "411111******1111")
+    assert APPROVE_CARD not in str(sale)
+    assert (cash["amount"], cash["tendered"], cash["change"]) == (2195, 5000, 2805)
+    assert sale["change"] == 2805
+    assert sale["receipt"] == "S-TEST-00000001"
+    assert sale["member_display"] == "138****8000"
+    assert sale["e_receipt_url"].endswith(sale["e_receipt_url"].split("/r/")[1])
+    assert terminal.calls == 1
+    # stock moved: grams for apples, pieces for the rest
+    rows = await client.server.app[LEDGER].reader.fetch_all("SELECT product_id, on_hand FROM stock")
+    assert dict(rows) == {"APPLE": -1250, "MILK": -2, "COKE": -3}
+
+
+async def test_retry_returns_the_same_sale_and_charges_once(
+    client: TestClient, terminal: SimulatedTerminal
+) -> None:
+    body = full_sale(new_id())
+    status, first = await post_sale(client, body)
+    assert status == 201
+    length = head(client)
+    for _ in range(5):
+        response = await client.post("/api/v1/sales", json=body)
+        assert response.status == 201
+        assert response.headers["Idempotent-Replayed"] == "true"
+        assert await response.json() == first
+    assert head(client) == length
+    assert terminal.calls == 1
+
+
+async def test_concurrent_duplicates_record_one_sale(client: TestClient) -> None:
+    body = full_sale(new_id())
+    body["tenders"] = [{"kind": "cash", "amount": 5000}]
+    results = await asyncio.gather(*(post_sale(client, body) for _ in range(8)))
+    receipts = {sale["receipt"] for status, sale in results if status == 201}
+    assert [status for status, _ in results] == [201] * 8
+    assert receipts == {"S-TEST-00000001"}
+    rows = await client.server.app[LEDGER].reader.fetch_all("SELECT count(*) FROM sales")
+    assert rows == [(1,)]
+
+
+async def test_same_id_different_body_is_409_and_changes_nothing(client: TestClient) -> None:
+    body = full_sale(new_id())
+    assert (await post_sale(client, body))[0] == 201
+    length = head(client)
+    changed = {**body, "lines": body["lines"][:2]}
+    status, error = await post_sale(client, changed)
+    assert (status, error["error"]["code"]) == (409, "id_reused")
+    assert head(client) == length
+
+
+async def test_receipt_numbers_are_gapless_across_failures(client: TestClient) -> None:
+    numbers = []
+    for index in range(6):
+        body = full_sale(new_id())
+        if index % 2:
+            body["tenders"] = [{"kind": "card", "amount": 1000, "presented": DECLINE_CARD}]
+            body["tenders"].append({"kind": "cash", "amount": 5000})
+            status, error = await post_sale(client, body)
+            assert (status, error["error"]["code"]) == (402, "payment_declined")
+            continue
+        status, sale = await post_sale(client, body)
+        assert status == 201
+        numbers.append(sale["receipt_no"])
+    assert numbers == [1, 2, 3]
+
+
+async def test_partial_return_refunds_the_card_and_restocks(client: TestClient) -> None:
+    status, sale = await post_sale(client, full_sale(new_id()))
+    assert status == 201
+    milk = sale["lines"][1]
+    return_id = new_id()
+    body = {"id": return_id, "receipt": sale["receipt"], "lines": [{"index": 1, "quantity": 1}]}
+    response = await client.post("/api/v1/returns", json=body)
+    assert response.status == 201, await response.text()
+    refund = await response.json()
+    half = (milk["amount"] + 1) // 2
+    assert refund["amount"] == half
+    assert [(r["kind"], r["amount"]) for r in refund["refunds"]] == [("card", half)]
+    assert refund["receipt"] == "S-TEST-00000002"
+    assert refund["original_receipt"] == sale["receipt"]
+    # the rest of the milk line can come back, but not a third bottle
+    again = {"id": new_id(), "sale": sale["id"], "lines": [{"index": 1, "quantity": 2}]}
+    response = await client.post("/api/v1/returns", json=again)
+    assert (response.status, (await response.json())["error"]["code"]) == (
+        409,
+        "return_exceeds_sale",
+    )
+    rest = {"id": new_id(), "sale": sale["id"], "lines": [{"index": 1, "quantity": 1}]}
+    response = await client.post("/api/v1/returns", json=rest)
+    assert response.status == 201
+    assert (await response.json())["amount"] == milk["amount"] - half
+    # a retry of the first return is the same return
+    response = await client.post("/api/v1/returns", json=body)
+    assert response.status == 201
+    assert (await response.json())["id"] == return_id
+
+
+async def test_stored_value_pays_and_a_void_gives_it_back(client: TestClient) -> None:
+    top_up = {"id": new_id(), "amount": 5000, "bonus": 500}
+    response = await client.post("/api/v1/members/M1/top-ups", json=top_up)
+    assert (response.status, (await response.json())["balance"]) == (201, 5500)
+    again = await client.post("/api/v1/members/M1/top-ups", json=top_up)
+    assert (again.status, (await again.json())["balance"]) == (201, 5500)
+    body = {
+        "id": new_id(),
+        "member": "M1",
+        "lines": [{"product": "COKE", "quantity": 2}],
+        "tenders": [{"kind": "stored_value", "amount": 560}],
+    }
+    status, sale = await post_sale(client, body)
+    assert status == 201, sale
+    lookup = await (await client.get("/api/v1/members/lookup?key=13812348000")).json()
+    assert (lookup["stored_value"], lookup["phone"]) == (5500 - 560, "138****8000")
+    response = await client.post(
+        f"/api/v1/sales/{sale['id']}/void", json={"id": new_id(), "reason": "wrong member"}
+    )
+    assert response.status == 201, await response.text()
+    void = await response.json()
+    assert (void["void"], void["amount"]) == (True, 560)
+    assert [r["kind"] for r in void["refunds"]] == ["stored_value"]
+    lookup = await (await client.get("/api/v1/members/lookup?key=VIP-0001")).json()
+    assert lookup["stored_value"] == 5500
+    response = await client.post(
+        f"/api/v1/sales/{sale['id']}/void", json={"id": new_id(), "reason": "twice"}
+    )
+    assert (response.status, (await response.json())["error"]["code"]) == (409, "already_returned")
+    got = await (await client.get(f"/api/v1/sales/{sale['id']}")).json()
+    assert got["receipt"] == sale["receipt"]
+
+
+async def test_e_receipt_by_token_and_receipt_document(client: TestClient) -> None:
+    status, sale = await post_sale(client, full_sale(new_id()))
+    assert status == 201
+    path = "/r/" + sale["e_receipt_url"].split("/r/")[1]
+    assert len(path) > len("/r/") + 20  # 128 random bits, not a counter
+    page = await client.get(path + "?lang=en")
+    text = await page.text()
+    assert page.status == 200 and page.content_type == "text/html"
+    assert sale["receipt"] in text and "Spend 20 save 3" in text and "31.95" in text
+    assert (await client.get("/r/" + "A" * 22)).status == 404
+    assert (await client.get("/r/1")).status == 404
+    document = await (await client.get(f"/api/v1/sales/{sale['id']}/receipt?reprint=true")).json()
+    kinds = [block["kind"] for block in document["blocks"]]
+    assert "drawer" not in kinds and kinds[-1] == "cut"
+    by_number = await client.get(f"/api/v1/receipts/{sale['receipt']}")
+    assert (await by_number.json())["id"] == sale["id"]
+
+
+async def test_suspend_and_resume_once(client: TestClient) -> None:
+    basket = {"lines": [{"code": "6901234567892", "quantity": 2}], "member": "M1"}
+    basket_id = new_id()
+    body = {"id": basket_id, "label": "green coat", "basket": basket, "till": "T02"}
+    response = await client.post("/api/v1/baskets/suspended", json=body)
+    assert response.status == 201, await response.text()
+    listed = await (await client.get("/api/v1/baskets/suspended?till=T02")).json()
+    assert [b["id"] for b in listed["baskets"]] == [basket_id]
+    resumed = await client.post(f"/api/v1/baskets/suspended/{basket_id}/resume", json={})
+    assert (resumed.status, (await resumed.json())["basket"]) == (200, basket)
+    twice = await client.post(f"/api/v1/baskets/suspended/{basket_id}/resume", json={})
+    assert (twice.status, (await twice.json())["error"]["code"]) == (409, "already_resumed")
+    listed = await (await client.get("/api/v1/baskets/suspended")).json()
+    assert listed["baskets"] == []
+
+
+async def test_price_preview_records_nothing(client: TestClient) -> None:
+    before = head(client)
+    response = await client.post(
+        "/api/v1/baskets/price", json={"lines": [{"product": "CHIPS", "quantity": 4}]}
+    )
+    priced = await response.json()
+    assert (response.status, priced["subtotal"], priced["total"]) == (200, 2600, 2300)
+    assert head(client) == before
+
+
+async def test_exchanges_pay_or_refund_only_the_difference(client: TestClient) -> None:
+    body = {
+        "id": new_id(),
+        "lines": [{"product": "MILK", "quantity": 2}, {"product": "CHIPS"}],
+        "tenders": [{"kind": "cash", "amount": 2000}],
+    }
+    status, sale = await post_sale(client, body)
+    assert (status, sale["total"], sale["change"]) == (201, 1950, 50)
+    before = head(client)
+    # one milk (6.50) for two colas (6.00): 0.50 back in cash
+    cheaper = {
+        "id": new_id(),
+        "receipt": sale["receipt"],
+        "lines": [{"index": 0, "quantity": 1}],
+        "new": {"lines": [{"product": "COKE", "quantity": 2}]},
+    }
+    response = await client.post("/api/v1/exchanges", json=cheaper)
+    assert response.status == 201, await response.text()
+    result = await response.json()
+    back, new = result["return"], result["sale"]
+    assert back["amount"] == 650
+    assert sorted((r["kind"], r["amount"]) for r in back["refunds"]) == [
+        ("cash", 50),
+        ("exchange", 600),
+    ]
+    assert (new["total"], [(t["kind"], t["amount"]) for t in new["tenders"]]) == (
+        600,
+        [("exchange", 600)],
+    )
+    assert new["receipt_no"] == back["receipt_no"] + 1
+    assert head(client) == before + 4  # return, its restock, the sale, its stock movement
+    replay = await client.post("/api/v1/exchanges", json=cheaper)
+    assert (replay.status, await replay.json()) == (201, result)
+    assert head(client) == before + 4
+    # the chips (6.50) for two milks (13.00): 6.50 more by card
+    dearer = {
+        "id": new_id(),
+        "sale": sale["id"],
+        "lines": [{"index": 1}],
+        "new": {
+            "lines": [{"product": "MILK", "quantity": 2}],
+            "tenders": [{"kind": "card", "amount": 650, "presented": APPROVE_CARD}],
+        },
+    }
+    response = await client.post("/api/v1/exchanges", json=dearer)
+    assert response.status == 201, await response.text()
+    result = await response.json()
+    assert [(r["kind"], r["amount"]) for r in result["return"]["refunds"]] == [("exchange", 650)]
+    assert [(t["kind"], t["amount"]) for t in result["sale"]["tenders"]] == [
+        ("exchange", 650),
+        ("card", 650),
+    ]
+    rows = await client.server.app[LEDGER].reader.fetch_all("SELECT product_id, on_hand FROM stock")
+    assert dict(rows) == {"MILK": -2 + 1 - 2, "CHIPS": -1 + 1, "COKE": -2}
