@@ -16,6 +16,7 @@ from typing import Any
 
 from edge.domain.barcode import parse_barcode
 from edge.domain.errors import DomainError, ValidationFailed
+from edge.domain.fields import FieldReader
 
 MAX_PRICE = 100_000_000  # 1,000,000.00 in minor units: more is a typo, not a product
 MAX_BARCODES = 16
@@ -122,34 +123,11 @@ def parse_amount(text: str, exponent: int = 2) -> int:
     return int(scaled)
 
 
-class _Fields:
-    """Collect problems while reading a record's fields."""
-
-    def __init__(self, raw: Mapping[str, Any], prefix: str) -> None:
-        self.raw = raw
-        self.prefix = prefix
-        self.problems: list[tuple[str, str]] = []
-
-    def problem(self, name: str, text: str) -> None:
-        self.problems.append((f"{self.prefix}{name}", text))
-
-    def text(self, name: str, *, required: bool = True, max_len: int = 120) -> str:
-        value = self.raw.get(name)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            if required:
-                self.problem(name, "is required")
-            return ""
-        if not isinstance(value, str):
-            self.problem(name, "must be text")
-            return ""
-        value = value.strip()
-        if len(value) > max_len:
-            self.problem(name, f"must have at most {max_len} characters")
-        if any(ord(c) < 32 for c in value):
-            self.problem(name, "must not contain control characters")
-        return value
+class _Fields(FieldReader):
+    """Read catalog fields, also as CSV text: amounts like '12.80', flags like 'yes' or '是'."""
 
     def money(self, name: str, *, required: bool = True) -> int | None:
+        """Read an amount in minor units, or a major-unit decimal text from CSV."""
         value = self.raw.get(name)
         if value is None or value == "":
             if required:
@@ -170,6 +148,7 @@ class _Fields:
         return value
 
     def flag(self, name: str, default: bool) -> bool:
+        """Read a flag given as a JSON boolean or as CSV text."""
         value = self.raw.get(name)
         if value is None or value == "":
             return default
@@ -186,9 +165,7 @@ class _Fields:
 def product_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Product:
     """Check a product record (API JSON or CSV row) and return it; report every problem."""
     f = _Fields(raw, prefix)
-    unknown = sorted(set(raw) - set(PRODUCT_FIELDS))
-    for name in unknown:
-        f.problem(name, "is not a product field")
+    f.unknown(PRODUCT_FIELDS, "product")
     product_id = f.text("id", max_len=40)
     if product_id and not PRODUCT_ID.match(product_id):
         f.problem("id", "must be 1-40 letters, digits, '.', '_' or '-'")
@@ -268,8 +245,7 @@ def _barcodes(value: Any, f: _Fields) -> tuple[str, ...]:
 def category_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Category:
     """Check a category record and return it."""
     f = _Fields(raw, prefix)
-    for name in sorted(set(raw) - {"id", "name_zh", "name_en", "parent"}):
-        f.problem(name, "is not a category field")
+    f.unknown(("id", "name_zh", "name_en", "parent"), "category")
     category_id = f.text("id", max_len=40)
     if category_id and not PRODUCT_ID.match(category_id):
         f.problem("id", "must be 1-40 letters, digits, '.', '_' or '-'")

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from edge.domain.errors import ValidationFailed
+from edge.domain.fields import FieldReader
 
 MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 PHONE = re.compile(r"^\+?[0-9]{6,15}$")
@@ -59,38 +59,21 @@ def normalise_phone(text: str) -> str:
 
 def member_from_fields(raw: Mapping[str, Any]) -> Member:
     """Check a member record (API JSON) and return it; report every problem at once."""
-    problems: list[tuple[str, str]] = [
-        (name, "is not a member field") for name in sorted(set(raw) - set(MEMBER_FIELDS))
-    ]
+    f = FieldReader(raw)
+    f.unknown(MEMBER_FIELDS, "member")
 
-    def text(name: str, pattern: re.Pattern[str] | None, *, required: bool = False) -> str | None:
-        value = raw.get(name)
-        if value is None or value == "":
-            if required:
-                problems.append((name, "is required"))
-            return None
-        if not isinstance(value, str):
-            problems.append((name, "must be text"))
-            return None
-        value = value.strip()
-        if name == "phone":
-            value = normalise_phone(value)
-        if pattern is not None and not pattern.match(value):
-            problems.append((name, f"does not match {pattern.pattern}"))
-        if pattern is None and (len(value) > 80 or any(ord(c) < 32 for c in value)):
-            problems.append((name, "must be at most 80 printable characters"))
-        return value
+    def matching(name: str, pattern: re.Pattern[str], text: str) -> str | None:
+        if text and not pattern.match(text):
+            f.problem(name, f"does not match {pattern.pattern}")
+        return text or None
 
-    member_id = text("id", MEMBER_ID, required=True) or ""
-    name = text("name", None) or ""
-    phone = text("phone", PHONE)
-    card_no = text("card_no", CARD_NO)
-    tier = text("tier", TIER) or "standard"
-    active = raw.get("active", True)
-    if not isinstance(active, bool):
-        problems.append(("active", "must be true or false"))
+    member_id = matching("id", MEMBER_ID, f.text("id", max_len=40)) or ""
+    name = f.text("name", required=False, max_len=80)
+    phone = matching("phone", PHONE, normalise_phone(f.text("phone", required=False)))
+    card_no = matching("card_no", CARD_NO, f.text("card_no", required=False, max_len=32))
+    tier = matching("tier", TIER, f.text("tier", required=False, max_len=20)) or "standard"
+    active = f.flag("active", default=True)
     if phone is None and card_no is None:
-        problems.append(("phone", "a member needs a phone number or a card number"))
-    if problems:
-        raise ValidationFailed(problems)
-    return Member(member_id, name, phone, card_no, tier, bool(active))
+        f.problem("phone", "a member needs a phone number or a card number")
+    f.check()
+    return Member(member_id, name, phone, card_no, tier, active)
