@@ -84,9 +84,13 @@ class Ledger:
         await self.reader.stop()
         await self.writer.stop()
 
-    async def submit(self, command: Command[T]) -> T:
-        """Run a command in the next group commit and return its result once durable."""
-        return await self.writer.submit(command)
+    async def submit(self, command: Command[T], *, offload: bool = False) -> T:
+        """Run a command in the next group commit and return its result once durable.
+
+        Commands run on the event loop's thread; `offload=True` runs a long one (and its
+        group) on the writer thread so the loop is never held up by it.
+        """
+        return await self.writer.submit(command, offload=offload)
 
     def listen(self, listener: Listener) -> None:
         """Call `listener(events)` on the event loop after every COMMIT with its events."""

@@ -1,10 +1,17 @@
-"""The one writer: an asyncio task draining a queue into group commits on its own thread.
+"""The one writer: an asyncio task draining a queue into group commits.
 
 Each group is one `BEGIN IMMEDIATE` transaction; every command in it runs inside its own
 SAVEPOINT; one COMMIT (one fsync) covers the group; only then is each caller's future
 resolved. A command that raises rolls back to its savepoint and only its caller sees the
-error. The whole group runs in one hop to the database thread, so the per-statement cost of
-crossing threads is paid once per group, not once per statement.
+error.
+
+Where the work runs: a group's commands are short Python and SQLite calls on pages in memory,
+so they run on the event loop's thread, and only the COMMIT, which waits for the disk, runs on
+the writer's own thread; the loop serves other requests meanwhile and the next group gathers.
+Running the statements on another thread would cost a hand-over of the interpreter lock for
+every statement, which under load costs more than the statements themselves. A command
+submitted with `offload=True` (an import chunk, anything long) runs with its whole group on
+the writer thread instead, so it never holds up the loop.
 """
 
 from __future__ import annotations
@@ -70,7 +77,7 @@ class _Failed:
         self.error = error
 
 
-_Item = tuple[Command[Any], "asyncio.Future[Any]"]
+_Item = tuple[Command[Any], "asyncio.Future[Any]", bool]
 
 
 class LedgerWriter:
@@ -140,12 +147,15 @@ class LedgerWriter:
             self._thread.shutdown(wait=True)
             self._thread = None
 
-    async def submit(self, command: Command[T]) -> T:
-        """Run `command` in the next group; return its result once its COMMIT returned."""
+    async def submit(self, command: Command[T], *, offload: bool = False) -> T:
+        """Run `command` in the next group; return its result once its COMMIT returned.
+
+        `offload=True` runs the command's group on the writer thread (for long commands).
+        """
         if self._closing or self._task is None:
             raise LedgerClosedError("the ledger writer is not running")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((command, future))
+        self._pending.append((command, future, offload))
         self._wakeup.set()
         return cast(T, await future)
 
@@ -167,16 +177,24 @@ class LedgerWriter:
                     group.append(item)
             if not group:
                 continue
-            commands = [command for command, _ in group]
+            commands = [command for command, _, _ in group]
             committed: list[Event] = []
+            head_before = self._chain.snapshot()
             try:
-                outcomes, committed = await loop.run_in_executor(
-                    self._thread, self._commit_group, commands
-                )
-            except Exception as err:  # the writer thread itself failed: nobody's work is known
+                if any(offload for _, _, offload in group):
+                    outcomes, committed = await loop.run_in_executor(
+                        self._thread, self._commit_group, commands
+                    )
+                else:
+                    ran, start = self._run_commands(commands)
+                    outcomes, committed = await loop.run_in_executor(
+                        self._thread, self._commit, ran, start
+                    )
+            except Exception as err:  # the writer itself failed: nobody's work is known
                 log.exception("ledger writer group failed")
+                await loop.run_in_executor(self._thread, self._abandon, head_before)
                 outcomes = [_Failed(LedgerCommitError(f"ledger write failed: {err}"))] * len(group)
-            for (_, future), outcome in zip(group, outcomes, strict=True):
+            for (_, future, _), outcome in zip(group, outcomes, strict=True):
                 if future.done():
                     continue
                 if isinstance(outcome, _Failed):
@@ -238,6 +256,13 @@ class LedgerWriter:
 
         Return each command's outcome and the events the COMMIT made durable.
         """
+        return self._commit(*self._run_commands(commands))
+
+    def _run_commands(self, commands: list[Command[Any]]) -> tuple[list[object], tuple[int, str]]:
+        """Open the group's transaction and run each command in its savepoint.
+
+        Return the outcomes and the chain head before the group.
+        """
         conn, tx = self._conn, self._tx
         assert conn is not None and tx is not None  # noqa: S101 - opened in start()
         outcomes: list[object] = []
@@ -269,6 +294,23 @@ class LedgerWriter:
             else:
                 conn.execute("RELEASE command")
                 outcomes.append(value)
+        return outcomes, group_start
+
+    def _abandon(self, head: tuple[int, str]) -> None:
+        """Roll back whatever a failed group left open and go back to the head before it."""
+        conn, tx = self._conn, self._tx
+        if conn is not None and conn.in_transaction:
+            conn.execute("ROLLBACK")
+        if tx is not None:
+            tx.appended = []
+        self._chain.restore(head)
+
+    def _commit(
+        self, outcomes: list[object], group_start: tuple[int, str]
+    ) -> tuple[list[object], list[Event]]:
+        """COMMIT the open group (the fsync); on failure every command of it fails."""
+        conn, tx = self._conn, self._tx
+        assert conn is not None and tx is not None  # noqa: S101 - opened in start()
         try:
             if self._chain.seq != group_start[0]:
                 self._chain.record(conn)
@@ -282,6 +324,6 @@ class LedgerWriter:
             tx.appended = []
             lost = LedgerCommitError(f"COMMIT failed, nothing was written: {err}")
             return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes], []
-        self.stats.count_group(len(commands))
+        self.stats.count_group(len(outcomes))
         committed, tx.appended = tx.appended, []
         return outcomes, committed

@@ -210,7 +210,7 @@ async def import_products(
     done = len(rows) - len(valid)
     for start in range(0, len(valid), IMPORT_CHUNK):
         chunk = valid[start : start + IMPORT_CHUNK]
-        for line_no, outcome in await ledger.submit(chunk_command(chunk)):
+        for line_no, outcome in await ledger.submit(chunk_command(chunk), offload=True):
             if isinstance(outcome, ValidationFailed):
                 report.errors.extend((line_no, path, problem) for path, problem in outcome.problems)
             elif isinstance(outcome, DomainError):
