@@ -47,7 +47,7 @@ def gtin_check_digit(body: str) -> int:
     """Return the GS1 mod-10 check digit of `body` (weights 3,1,3,... from the right)."""
     if not _is_digits(body):
         raise InvalidInput(f"a check digit needs digits, got {body!r}", code="bad_barcode")
-    total = sum(int(digit) * (3 if index % 2 == 0 else 1) for index, digit in enumerate(body[::-1]))
+    total = 3 * sum(map(int, body[::-2])) + sum(map(int, body[-2::-2]))
     return (10 - total % 10) % 10
 
 

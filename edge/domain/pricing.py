@@ -10,7 +10,6 @@ depend on the scan order: ties are broken by a canonical order of the lines' con
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, tzinfo
@@ -225,27 +224,37 @@ def _usable_promotions(
     return chosen, codes
 
 
-def _content_key(line: LineInput) -> str:
+def _sortable(value: int | str | None) -> tuple[int, int | str]:
+    """Make an optional value comparable with others of its field (None first)."""
+    return (0, 0) if value is None else (1, value)
+
+
+def _content_key(line: LineInput) -> tuple[object, ...]:
     """Return a canonical key of everything that prices a line (not its position)."""
     override, discount = line.override, line.discount
-    return json.dumps(
-        [
-            line.product_id,
-            line.unit_price,
-            line.member_price,
-            line.quantity,
-            line.grams,
-            line.fixed_price,
-            line.category,
-            line.tax_class,
-            line.name_zh,
-            line.name_en,
-            None if override is None else [override.unit_price, override.reason],
-            None if override is None else override.approved_by,
-            None if discount is None else [discount.percent_bp, discount.amount],
-            None if discount is None else [discount.reason, discount.approved_by],
-        ],
-        ensure_ascii=False,
+    return (
+        line.product_id,
+        line.unit_price,
+        _sortable(line.member_price),
+        line.quantity,
+        _sortable(line.grams),
+        _sortable(line.fixed_price),
+        _sortable(line.category),
+        line.tax_class,
+        line.name_zh,
+        line.name_en,
+        (0,)
+        if override is None
+        else (1, override.unit_price, override.reason, override.approved_by),
+        (0,)
+        if discount is None
+        else (
+            1,
+            _sortable(discount.percent_bp),
+            _sortable(discount.amount),
+            discount.reason,
+            _sortable(discount.approved_by),
+        ),
     )
 
 

@@ -116,8 +116,8 @@ def _key_for(
     return _Key("b", parsed.code), parsed
 
 
-async def _products(ledger: Ledger, keys: set[_Key]) -> dict[_Key, tuple[Any, ...]]:
-    """Fetch every product the keys name in one query."""
+def _products(ledger: Ledger, keys: set[_Key]) -> dict[_Key, tuple[Any, ...]]:
+    """Fetch every product the keys name in one indexed query."""
     parts: list[str] = []
     params: list[str] = []
     for kind, where in (
@@ -131,7 +131,7 @@ async def _products(ledger: Ledger, keys: set[_Key]) -> dict[_Key, tuple[Any, ..
             marks = ",".join("?" * len(values))
             parts.append(f"SELECT '{kind}', {column}, {_COLUMNS} {where} ({marks})")
             params += values
-    rows = await ledger.reader.fetch_all(" UNION ALL ".join(parts), params)
+    rows = ledger.reader.quick(" UNION ALL ".join(parts), params)
     return {_Key(row[0], row[1]): row[2:] for row in rows}
 
 
@@ -183,7 +183,7 @@ async def resolve_lines(
 ) -> list[LineInput]:
     """Find every line's product (one query) and build the pricing inputs."""
     keyed = [_key_for(line, rules) for line in lines]
-    found = await _products(ledger, {key for key, _ in keyed})
+    found = _products(ledger, {key for key, _ in keyed})
     return [
         _line_input(index, line, parsed, found.get(key))
         for index, (line, (key, parsed)) in enumerate(zip(lines, keyed, strict=True))

@@ -79,7 +79,9 @@ def fingerprint(body: Mapping[str, Any]) -> str:
             return [scrub(v) for v in value]
         return value
 
-    canonical = json.dumps(scrub(body), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    # only tenders carry what a shopper presented: copy just those, not the whole body
+    kept = {key: scrub(v) if key in ("tenders", "new") else v for key, v in body.items()}
+    canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -217,10 +219,10 @@ class Checkout:
 
     async def recorded(self, sale_id: str) -> tuple[int, str] | None:
         """Return (seq, fingerprint) of a sale already recorded under this id."""
-        row = await self.ledger.reader.fetch_one(
+        rows = self.ledger.reader.quick(
             "SELECT seq, request_hash FROM sales WHERE id = ?", (sale_id,)
         )
-        return None if row is None else (int(row[0]), str(row[1]))
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
 
     async def complete_sale(self, request: SaleRequest) -> SaleRecord:
         """Price, pay and record a sale exactly once per client id."""
@@ -329,9 +331,11 @@ class Checkout:
         """Append the sale and what it changes (runs in the writer's transaction)."""
         request, data, items = prepared.request, prepared.data, prepared.items
         done = tx.conn.execute(
-            "SELECT seq, request_hash FROM sales WHERE id = ?", (request.id,)
+            "SELECT s.seq, s.request_hash, d.last FROM (SELECT 1)"
+            " LEFT JOIN sales s ON s.id = ? LEFT JOIN documents d ON d.id = 1",
+            (request.id,),
         ).fetchone()
-        if done is not None:
+        if done[0] is not None:
             if done[1] != request.fingerprint:
                 raise Conflict(
                     f"sale {request.id} was recorded with a different body", code="id_reused"
@@ -356,13 +360,9 @@ class Checkout:
                     raise Conflict(
                         f"voucher {tender['code']} was already used", code="voucher_used"
                     )
-        last = tx.conn.execute("SELECT last FROM documents WHERE id = 1").fetchone()
-        data = {
-            "receipt_no": (last[0] if last else 0) + 1,
-            "token": secrets.token_urlsafe(16),
-        } | data
+        data = {"receipt_no": (done[2] or 0) + 1, "token": secrets.token_urlsafe(16)} | data
         actor = request.actor
-        event = tx.append("sale.completed", data, till=actor.till, staff=actor.staff, event_id=None)
+        event = tx.append("sale.completed", data, till=actor.till, staff=actor.staff)
         for member, balance in balances.items():
             spent = sum(
                 t["amount"]

@@ -61,11 +61,12 @@ async def find_member(ledger: Ledger, key: str) -> MemberAccount:
     key = key.strip()
     if key.startswith("M:"):
         key = key[2:]
-    row = await ledger.reader.fetch_one(
+    rows = ledger.reader.quick(
         f"SELECT {MEMBER_COLUMNS}, stored_value FROM members"
         " WHERE id = ?1 OR card_no = ?1 OR phone = ?2 ORDER BY id = ?1 DESC LIMIT 1",
         (key, normalise_phone(key)),
     )
+    row = rows[0] if rows else None
     if row is None:
         raise NotFound("no member with that phone, card or id", code="unknown_member")
     return _row_to_account(row)

@@ -10,6 +10,7 @@ expected (money is in minor units).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
@@ -39,70 +40,145 @@ def _is_type(value: Any, name: str) -> bool:
     return isinstance(value, _TYPES[name])
 
 
-def validate(value: Any, schema: Schema, path: str = "$") -> list[tuple[str, str]]:
+Problems = list[tuple[str, str]]
+Checker = Callable[[Any, str, Problems], None]
+_COMPILED: dict[int, tuple[Schema, Checker]] = {}
+
+
+def validate(value: Any, schema: Schema, path: str = "$") -> Problems:
     """Return every (path, problem) of `value` against `schema`; empty when valid."""
-    problems: list[tuple[str, str]] = []
-    kinds = schema.get("type")
-    if kinds is not None:
-        names = [kinds] if isinstance(kinds, str) else list(kinds)
-        if not any(_is_type(value, n) for n in names):
-            problems.append((path, f"must be {' or '.join(names)}, got {_json_type(value)}"))
-            return problems
-    if "enum" in schema and value not in schema["enum"]:
-        choices = ", ".join(map(str, schema["enum"]))
-        problems.append((path, f"must be one of {choices}"))
-    if isinstance(value, str):
-        _check_string(value, schema, path, problems)
-    elif isinstance(value, (int, float)) and not isinstance(value, bool):
-        if "minimum" in schema and value < schema["minimum"]:
-            problems.append((path, f"must be at least {schema['minimum']}"))
-        if "maximum" in schema and value > schema["maximum"]:
-            problems.append((path, f"must be at most {schema['maximum']}"))
-    elif isinstance(value, list):
-        _check_array(value, schema, path, problems)
-    elif isinstance(value, dict):
-        _check_object(value, schema, path, problems)
+    problems: Problems = []
+    checker(schema)(value, path, problems)
     return problems
 
 
-def _check_string(value: str, schema: Schema, path: str, out: list[tuple[str, str]]) -> None:
-    """Check string length and pattern."""
-    if "minLength" in schema and len(value) < schema["minLength"]:
-        out.append((path, f"must have at least {schema['minLength']} characters"))
-    if "maxLength" in schema and len(value) > schema["maxLength"]:
-        out.append((path, f"must have at most {schema['maxLength']} characters"))
-    if "pattern" in schema and not _pattern(schema["pattern"]).search(value):
-        out.append((path, f"does not match {schema['pattern']}"))
+def checker(schema: Schema) -> Checker:
+    """Return the schema compiled into a checking function (compiled once per schema)."""
+    known = _COMPILED.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    compiled = _compile(schema)
+    _COMPILED[id(schema)] = (schema, compiled)  # keeps the schema alive: its id stays unique
+    return compiled
 
 
-def _check_array(value: list[Any], schema: Schema, path: str, out: list[tuple[str, str]]) -> None:
-    """Check array size and items."""
-    if "minItems" in schema and len(value) < schema["minItems"]:
-        out.append((path, f"must have at least {schema['minItems']} items"))
-    if "maxItems" in schema and len(value) > schema["maxItems"]:
-        out.append((path, f"must have at most {schema['maxItems']} items"))
-        return
-    items = schema.get("items")
-    if items is not None:
-        for index, item in enumerate(value):
-            out.extend(validate(item, items, f"{path}[{index}]"))
+def _compile(schema: Schema) -> Checker:
+    """Build the checking function of one schema node and, lazily, of its children."""
+    kinds = schema.get("type")
+    names = None if kinds is None else ([kinds] if isinstance(kinds, str) else list(kinds))
+    allowed = tuple(t for n in names for t in _TYPES[n]) if names else None
+    numeric_only = names is not None and "boolean" not in names
+    enum = schema.get("enum")
+    rest = _value_checks(schema)
+
+    def check(value: Any, path: str, out: Problems) -> None:
+        if allowed is not None and (
+            not isinstance(value, allowed) or (numeric_only and isinstance(value, bool))
+        ):
+            assert names is not None  # noqa: S101 - allowed implies names
+            out.append((path, f"must be {' or '.join(names)}, got {_json_type(value)}"))
+            return
+        if enum is not None and value not in enum:
+            out.append((path, f"must be one of {', '.join(map(str, enum))}"))
+        rest(value, path, out)
+
+    return check
 
 
-def _check_object(
-    value: dict[str, Any], schema: Schema, path: str, out: list[tuple[str, str]]
-) -> None:
-    """Check required, known and nested properties."""
+def _value_checks(schema: Schema) -> Checker:
+    """Build the checks that depend on the value's own type (length, range, items, fields)."""
+    string = _string_checks(schema)
+    number = _number_checks(schema)
+    array = _array_checks(schema)
+    obj = _object_checks(schema)
+
+    def check(value: Any, path: str, out: Problems) -> None:
+        kind = type(value)
+        if kind is str:
+            string(value, path, out)
+        elif kind is int or kind is float:
+            number(value, path, out)
+        elif kind is list:
+            array(value, path, out)
+        elif kind is dict:
+            obj(value, path, out)
+
+    return check
+
+
+def _nothing(value: Any, path: str, out: Problems) -> None:
+    """Check nothing."""
+
+
+def _string_checks(schema: Schema) -> Checker:
+    """Build the length and pattern checks of a string."""
+    least, most, pattern = schema.get("minLength"), schema.get("maxLength"), schema.get("pattern")
+    if least is None and most is None and pattern is None:
+        return _nothing
+    compiled = None if pattern is None else _pattern(pattern)
+
+    def check(value: str, path: str, out: Problems) -> None:
+        if least is not None and len(value) < least:
+            out.append((path, f"must have at least {least} characters"))
+        if most is not None and len(value) > most:
+            out.append((path, f"must have at most {most} characters"))
+        if compiled is not None and not compiled.search(value):
+            out.append((path, f"does not match {pattern}"))
+
+    return check
+
+
+def _number_checks(schema: Schema) -> Checker:
+    """Build the range checks of a number."""
+    least, most = schema.get("minimum"), schema.get("maximum")
+    if least is None and most is None:
+        return _nothing
+
+    def check(value: float, path: str, out: Problems) -> None:
+        if least is not None and value < least:
+            out.append((path, f"must be at least {least}"))
+        if most is not None and value > most:
+            out.append((path, f"must be at most {most}"))
+
+    return check
+
+
+def _array_checks(schema: Schema) -> Checker:
+    """Build the size and item checks of an array."""
+    least, most, items = schema.get("minItems"), schema.get("maxItems"), schema.get("items")
+
+    def check(value: list[Any], path: str, out: Problems) -> None:
+        if least is not None and len(value) < least:
+            out.append((path, f"must have at least {least} items"))
+        if most is not None and len(value) > most:
+            out.append((path, f"must have at most {most} items"))
+            return
+        if items is not None:
+            item_check = checker(items)
+            for index, item in enumerate(value):
+                item_check(item, f"{path}[{index}]", out)
+
+    return check
+
+
+def _object_checks(schema: Schema) -> Checker:
+    """Build the required, known and nested property checks of an object."""
     properties: dict[str, Schema] = schema.get("properties", {})
-    out.extend(
-        (f"{path}.{name}", "is required")
-        for name in schema.get("required", ())
-        if name not in value
-    )
-    for name, item in value.items():
-        if name in properties:
-            out.extend(validate(item, properties[name], f"{path}.{name}"))
-        elif schema.get("additionalProperties", True) is False:
-            out.append((f"{path}.{name}", "is not a known field"))
+    required = tuple(schema.get("required", ()))
+    closed = schema.get("additionalProperties", True) is False
+
+    def check(value: dict[str, Any], path: str, out: Problems) -> None:
+        for name in required:
+            if name not in value:
+                out.append((f"{path}.{name}", "is required"))
+        for name, item in value.items():
+            sub = properties.get(name)
+            if sub is not None:
+                checker(sub)(item, f"{path}.{name}", out)
+            elif closed:
+                out.append((f"{path}.{name}", "is not a known field"))
+
+    return check
 
 
 def _json_type(value: Any) -> str:

@@ -65,10 +65,11 @@ def _sale_completed(conn: sqlite3.Connection, event: Event) -> None:
             for i, t in enumerate(d["tenders"])
         ],
     )
-    conn.executemany(
-        "INSERT INTO vouchers_redeemed(code, sale_id, amount) VALUES (?, ?, ?)",
-        [(t["code"], d["sale"], t["amount"]) for t in d["tenders"] if t["kind"] == "coupon"],
-    )
+    vouchers = [(t["code"], d["sale"], t["amount"]) for t in d["tenders"] if t["kind"] == "coupon"]
+    if vouchers:
+        conn.executemany(
+            "INSERT INTO vouchers_redeemed(code, sale_id, amount) VALUES (?, ?, ?)", vouchers
+        )
     _next_document(conn, d["receipt_no"])
 
 
