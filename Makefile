@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project runs or tests against (grows with the features that need them).
-APT_PACKAGES := sqlite3
+APT_PACKAGES := sqlite3 wrk
 DEMO_DIR ?= .demo
 DEMO_PORT ?= 8080
 DEMO_HOST ?= 127.0.0.1
@@ -31,6 +31,7 @@ unit: venv
 
 bench: venv
 	$(BIN)/edge bench ledger
+	$(BIN)/edge bench checkout
 
 # Debian packages: installed with apt when we are root or may sudo; otherwise named and we stop.
 system-deps:

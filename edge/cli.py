@@ -331,7 +331,7 @@ def build_parser() -> argparse.ArgumentParser:
     importer.add_argument("--config")
 
     bench = add("bench", cmd_bench, "benchmarks against a baseline measured in the same run")
-    bench.add_argument("name", choices=["ledger"])
+    bench.add_argument("name", choices=["ledger", "checkout"])
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seconds", type=float, default=2.0, help="seconds per measured round")
     bench.add_argument("--dir", default=None, help="directory on the disk to measure")

@@ -12,4 +12,8 @@ def run_benchmark(name: str, *, seconds: float, directory: str | None) -> dict[s
         from edge.bench.ledger import bench_ledger  # noqa: PLC0415 - one benchmark at a time
 
         return bench_ledger(seconds=seconds, directory=Path(directory) if directory else None)
+    if name == "checkout":
+        from edge.bench.checkout import bench_checkout  # noqa: PLC0415 - one benchmark at a time
+
+        return bench_checkout(seconds=seconds, directory=Path(directory) if directory else None)
     raise ValueError(f"unknown benchmark {name!r}")
