@@ -1,9 +1,9 @@
 """Turning what a till sends into a priced basket: find the products, apply the store's rules.
 
 Lines name products by a scanned or keyed code (GTIN, GS1 weight or price label, PLU,
-internal code) or by product id, with a weight from the scale for weighed goods. Every
-product of a basket is found with one query; promotions are cached and dropped when the
-ledger commits a promotion change. Prices always come from the catalog, never the client.
+internal code) or by product id, with a weight from the scale for weighed goods. Products
+not yet cached are found with one query; products and promotions are cached and dropped when
+the ledger commits a change to them. Prices always come from the catalog, never the client.
 """
 
 from __future__ import annotations
@@ -178,39 +178,81 @@ def _line_input(
     )
 
 
-async def resolve_lines(
-    ledger: Ledger, lines: Sequence[LineRequest], rules: Sequence[VariableMeasureRule]
-) -> list[LineInput]:
-    """Find every line's product (one query) and build the pricing inputs."""
-    keyed = [_key_for(line, rules) for line in lines]
-    found = _products(ledger, {key for key, _ in keyed})
-    return [
-        _line_input(index, line, parsed, found.get(key))
-        for index, (line, (key, parsed)) in enumerate(zip(lines, keyed, strict=True))
-    ]
+class BasketPricer:
+    """Prices baskets with the store's rules, from caches that follow the ledger's commits.
 
+    Products are read once per lookup key and kept until a committed group saves a product
+    (listeners run on the event loop after the COMMIT, so a read racing a change is dropped
+    with it); parsed codes are kept by their text (parsing depends only on the store's
+    layouts). Both caches are bounded: past their limit they start again empty.
+    """
 
-async def price_request(
-    ledger: Ledger,
-    promotions: PromotionCache,
-    pricing: Pricing,
-    basket: BasketRequest,
-    at: datetime,
-    *,
-    member: bool,
-) -> tuple[list[LineInput], PricedBasket]:
-    """Price a basket request on the server with the store's promotions and tax."""
-    inputs = await resolve_lines(ledger, basket.lines, pricing.rules)
-    priced = price_with_rules(
-        BasketInput(
-            lines=tuple(inputs),
-            at=at,
-            member=member,
-            coupons=basket.coupons,
-            discount=basket.discount,
-        ),
-        await promotions.get(),
-        pricing.policy,
-        pricing.tz,
-    )
-    return inputs, priced
+    LIMIT = 100_000
+
+    def __init__(self, ledger: Ledger, pricing: Pricing) -> None:
+        """Keep the ledger and rules; follow the ledger's commits."""
+        self.ledger = ledger
+        self.pricing = pricing
+        self.promotions = PromotionCache(ledger)
+        self._rows: dict[_Key, tuple[Any, ...] | None] = {}
+        self._codes: dict[str, tuple[_Key, ParsedBarcode | None]] = {}
+        ledger.listen(self.on_commit)
+
+    def on_commit(self, events: list[Event]) -> None:
+        """Drop cached products when a product changed; tell the promotion cache."""
+        if any(event.type.startswith("catalog.product") for event in events):
+            self._rows = {}
+        self.promotions.on_commit(events)
+
+    def _key(self, line: LineRequest) -> tuple[_Key, ParsedBarcode | None]:
+        """Return a line's lookup key, parsing each distinct code once."""
+        if line.product is not None or line.code is None:
+            return _key_for(line, self.pricing.rules)
+        known = self._codes.get(line.code)
+        if known is None:
+            known = _key_for(line, self.pricing.rules)
+            if len(self._codes) >= self.LIMIT:
+                self._codes = {}
+            self._codes[line.code] = known
+        return known
+
+    def _found(self, keys: list[_Key]) -> dict[_Key, tuple[Any, ...] | None]:
+        """Return the product row (or None) of each key, querying only keys not cached."""
+        cached = self._rows
+        result = {key: cached[key] for key in keys if key in cached}
+        missing = set(keys).difference(result)
+        if missing:
+            found = _products(self.ledger, missing)
+            if len(cached) + len(missing) > self.LIMIT:
+                self._rows = {}
+            for key in missing:
+                result[key] = self._rows[key] = found.get(key)
+        return result
+
+    def resolve_lines(self, lines: Sequence[LineRequest]) -> list[LineInput]:
+        """Find every line's product and build the pricing inputs."""
+        keyed = [self._key(line) for line in lines]
+        found = self._found([key for key, _ in keyed])
+        return [
+            _line_input(index, line, parsed, found[key])
+            for index, (line, (key, parsed)) in enumerate(zip(lines, keyed, strict=True))
+        ]
+
+    async def price(
+        self, basket: BasketRequest, at: datetime, *, member: bool
+    ) -> tuple[list[LineInput], PricedBasket]:
+        """Price a basket request on the server with the store's promotions and tax."""
+        inputs = self.resolve_lines(basket.lines)
+        priced = price_with_rules(
+            BasketInput(
+                lines=tuple(inputs),
+                at=at,
+                member=member,
+                coupons=basket.coupons,
+                discount=basket.discount,
+            ),
+            await self.promotions.get(),
+            self.pricing.policy,
+            self.pricing.tz,
+        )
+        return inputs, priced

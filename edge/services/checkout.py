@@ -26,7 +26,7 @@ from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, p
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.ledger.ledger import Ledger
 from edge.protocol.chain import Event
-from edge.services.basket import BasketRequest, Pricing, PromotionCache, price_request
+from edge.services.basket import BasketPricer, BasketRequest, Pricing
 from edge.services.catalog import Actor
 from edge.services.members import account_in_tx, find_member
 from edge.services.payments import authorize_all, reverse_all
@@ -191,8 +191,7 @@ class Checkout:
         self.cash_rounding_mode = cash_rounding_mode
         self.clock = clock
         self.payment_timeout = payment_timeout
-        self.promotions = PromotionCache(ledger)
-        ledger.listen(self.promotions.on_commit)
+        self.pricer = BasketPricer(ledger, pricing)
 
     async def _member(self, member_id: str | None) -> tuple[str | None, str | None]:
         """Return (id, masked display) of the basket's member, checking they may buy."""
@@ -206,14 +205,7 @@ class Checkout:
     async def price(self, basket: BasketRequest) -> dict[str, Any]:
         """Price a basket without recording anything (what the till shows while scanning)."""
         member, display = await self._member(basket.member)
-        _, priced = await price_request(
-            self.ledger,
-            self.promotions,
-            self.pricing,
-            basket,
-            self.clock(),
-            member=member is not None,
-        )
+        _, priced = await self.pricer.price(basket, self.clock(), member=member is not None)
         codes = [line.code for line in basket.lines]
         return basket_data(priced, codes) | {"member": member, "member_display": display}
 
@@ -249,13 +241,8 @@ class Checkout:
         member, display = await self._member(request.basket.member)
         if member is None and any(t.kind == "stored_value" for t in request.tenders):
             raise InvalidInput("stored value pays only for a member's basket", code="no_member")
-        inputs, priced = await price_request(
-            self.ledger,
-            self.promotions,
-            self.pricing,
-            request.basket,
-            self.clock(),
-            member=member is not None,
+        inputs, priced = await self.pricer.price(
+            request.basket, self.clock(), member=member is not None
         )
         used = min(credit, priced.total)
         given = request.tenders

@@ -307,3 +307,33 @@ async def test_exchanges_pay_or_refund_only_the_difference(client: TestClient) -
     ]
     rows = await client.server.app[LEDGER].reader.fetch_all("SELECT product_id, on_hand FROM stock")
     assert dict(rows) == {"MILK": -2 + 1 - 2, "CHIPS": -1 + 1, "COKE": -2}
+
+
+async def test_a_catalog_change_prices_the_next_basket(client: TestClient) -> None:
+    """Products are cached for pricing; a committed change must reach the very next basket."""
+    new_code = "6901234567830"
+
+    async def price(line: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        response = await client.post("/api/v1/baskets/price", json={"lines": [line]})
+        return response.status, await response.json()
+
+    status, priced = await price({"code": "6901234567823"})
+    assert (status, priced["subtotal"]) == (200, 650)
+    status, unknown = await price({"code": new_code})
+    assert (status, unknown["error"]["code"]) == (404, "unknown_barcode")
+
+    chips = {"name_zh": "薯片", "category": "snacks", "list_price": 700}
+    changed = await client.put(
+        "/api/v1/products/CHIPS", json=chips | {"barcodes": ["6901234567823", new_code]}
+    )
+    assert changed.status in (200, 201), await changed.text()
+    for code in ("6901234567823", new_code):
+        status, priced = await price({"code": code})
+        assert (status, priced["subtotal"], priced["lines"][0]["product"]) == (200, 700, "CHIPS")
+
+    retired = await client.put(
+        "/api/v1/products/CHIPS", json=chips | {"active": False, "barcodes": ["6901234567823"]}
+    )
+    assert retired.status in (200, 201), await retired.text()
+    status, gone = await price({"code": "6901234567823"})
+    assert (status, gone["error"]["code"]) == (404, "inactive_product")
