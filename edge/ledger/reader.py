@@ -17,7 +17,7 @@ from typing import Any
 
 import aiosqlite
 
-from edge.ledger.schema import BUSY_TIMEOUT_MS, connect
+from edge.ledger.schema import BUSY_TIMEOUT_MS, READ_CACHE_KIB, connect
 
 
 class LedgerReader:
@@ -38,6 +38,7 @@ class LedgerReader:
             conn = await aiosqlite.connect(uri, uri=True, isolation_level=None)
             await conn.execute("PRAGMA query_only = ON")
             await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB}")
             self._all.append(conn)
             self._idle.put_nowait(conn)
         self._quick = connect(self.path, read_only=True)

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from edge.ledger.checkpoint import Checkpointer
 from edge.ledger.errors import LedgerClosedError, LedgerCommitError, LedgerError
 from edge.ledger.journal import ChainState, Clock, Tx, journal_tail, recorded_head
 from edge.ledger.lock import WriterLock, acquire_writer_lock
@@ -107,6 +108,7 @@ class LedgerWriter:
         self._tx: Tx | None = None
         self._lock: WriterLock | None = None
         self._listeners: list[Listener] = []
+        self.checkpointer = Checkpointer(path)
 
     def listen(self, listener: Listener) -> None:
         """Call `listener(events)` on the event loop after each COMMIT with what it committed."""
@@ -132,6 +134,7 @@ class LedgerWriter:
             self._thread.shutdown(wait=True)
             self._thread = None
             raise
+        await self.checkpointer.start()
         self._task = asyncio.create_task(self._drain(), name="ledger-writer")
 
     async def stop(self) -> None:
@@ -141,6 +144,7 @@ class LedgerWriter:
         if self._task is not None:
             await self._task
             self._task = None
+        await self.checkpointer.stop()
         if self._thread is not None:
             loop = asyncio.get_running_loop()
             await loop.run_in_executor(self._thread, self._close)
@@ -202,6 +206,7 @@ class LedgerWriter:
                 else:
                     future.set_result(outcome)
             if committed:
+                self.checkpointer.committed()
                 self._tell(committed)
 
     def _tell(self, events: list[Event]) -> None:
@@ -224,6 +229,7 @@ class LedgerWriter:
             raise
         try:
             migrate(conn)
+            conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpointer does it off the path
             stale = self.projections.stale(conn)
             if stale:
                 rebuild_projections(conn, self.projections, stale)

@@ -261,3 +261,22 @@ async def test_rebuild_equals_the_live_projections(ledger: Ledger, ledger_path: 
     assert rebuild_projections(conn, projections) == 301
     assert projection_digests(conn, projections) == live
     await ledger.start()
+
+
+async def test_checkpoints_run_off_the_commit_path(ledger: Ledger, ledger_path: Path) -> None:
+    """The writer never checkpoints in a COMMIT; the checkpointer keeps the WAL copied back."""
+    writer = ledger.writer
+    assert writer._conn is not None
+    assert writer._conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+    writer.checkpointer.interval = 0.0  # a round after every commit that finds none running
+    for round_no in range(40):
+        await asyncio.gather(
+            *(ledger.submit(add_counter(f"r{round_no}-{i}", 1)) for i in range(25))
+        )
+    await writer.checkpointer.run_once()
+    stats = writer.checkpointer.stats
+    assert stats.rounds >= 2 and stats.failures == 0
+    assert stats.copied_pages == stats.wal_pages > 0  # nothing reads: everything was copied
+    conn = raw(ledger_path)
+    assert conn.execute("SELECT count(*) FROM counters").fetchone()[0] == 1000
+    assert verify_chain(conn).ok

@@ -1,0 +1,104 @@
+"""WAL checkpoints off the commit path.
+
+SQLite's automatic checkpoint runs inside the COMMIT that crosses the WAL's size threshold: that
+one group waits for the pages to be copied into the database file and for its fsync, and every
+till in the group sees the stall. The writer therefore turns automatic checkpoints off and this
+checkpointer copies the WAL back on its own thread and connection, in PASSIVE mode (it never
+blocks the writer or a reader), at most every `interval` seconds while commits arrive. What it
+cannot copy (a reader still needs an old page) is copied by a later round.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sqlite3
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from edge.ledger.schema import connect
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 0.25
+
+
+@dataclass
+class CheckpointStats:
+    """What the checkpointer did, for metrics and tests."""
+
+    rounds: int = 0
+    failures: int = 0
+    wal_pages: int = 0  # WAL size in pages after the last round
+    copied_pages: int = 0  # pages of it copied into the database file
+    last_seconds: float = 0.0
+
+
+class Checkpointer:
+    """Copy the WAL into the database on a thread of its own, a round at a time."""
+
+    def __init__(self, path: Path, *, interval: float = DEFAULT_INTERVAL_S) -> None:
+        """Remember the ledger file; nothing is opened here."""
+        self.path = path
+        self.interval = interval
+        self.stats = CheckpointStats()
+        self._thread: ThreadPoolExecutor | None = None
+        self._conn: sqlite3.Connection | None = None
+        self._running: asyncio.Task[None] | None = None
+        self._last = 0.0
+
+    async def start(self) -> None:
+        """Open the checkpoint connection on the checkpointer's thread."""
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ledger-checkpoint")
+        self._conn = await asyncio.get_running_loop().run_in_executor(
+            self._thread, connect, self.path
+        )
+
+    def committed(self) -> None:
+        """Note a commit: start a round unless one runs or the last one was too recent."""
+        if self._conn is None or self._running is not None:
+            return
+        if time.monotonic() - self._last < self.interval:
+            return
+        self._running = asyncio.get_running_loop().create_task(self._round())
+
+    async def run_once(self) -> None:
+        """Run one round now (waits for a running one first)."""
+        if self._running is not None:
+            await self._running
+        self._running = asyncio.get_running_loop().create_task(self._round())
+        await self._running
+
+    async def _round(self) -> None:
+        """Run one PASSIVE checkpoint on the thread; a failure is logged and counted."""
+        try:
+            assert self._thread is not None  # noqa: S101 - start() opened it
+            await asyncio.get_running_loop().run_in_executor(self._thread, self._checkpoint)
+        except Exception:
+            self.stats.failures += 1
+            log.exception("ledger checkpoint failed")
+        finally:
+            self._last = time.monotonic()
+            self._running = None
+
+    def _checkpoint(self) -> None:
+        """Copy what can be copied of the WAL (the checkpointer's thread)."""
+        assert self._conn is not None  # noqa: S101 - start() opened it
+        began = time.monotonic()
+        _busy, wal, copied = self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        self.stats.rounds += 1
+        self.stats.wal_pages, self.stats.copied_pages = int(wal), int(copied)
+        self.stats.last_seconds = time.monotonic() - began
+
+    async def stop(self) -> None:
+        """Finish a running round and close the connection."""
+        if self._running is not None:
+            await self._running
+        if self._thread is not None:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await asyncio.get_running_loop().run_in_executor(self._thread, conn.close)
+            self._thread.shutdown(wait=True)
+            self._thread = None
