@@ -134,6 +134,18 @@ class CheckoutSettings:
 
 
 @dataclass(frozen=True)
+class AuthSettings:
+    """Staff sign-in: PIN lockout, session and pairing lifetimes, what needs approval."""
+
+    lock_after: int = 5  # wrong PINs in a row that lock the account
+    lock_seconds: int = 60  # the first lock; each further lock doubles it
+    lock_max_seconds: int = 3_600  # ... up to this
+    session_hours: int = 12  # a till login lasts this long without activity
+    pairing_minutes: int = 15  # a till pairing code is valid this long
+    void_limit: int = 0  # a cashier may void a sale up to this total alone (minor units)
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
 
@@ -157,6 +169,7 @@ class Settings:
     barcodes: BarcodeSettings = BarcodeSettings()
     tax: TaxSettings = TaxSettings()
     checkout: CheckoutSettings = CheckoutSettings()
+    auth: AuthSettings = AuthSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -179,6 +192,7 @@ SECTIONS: dict[str, type[Any]] = {
     "barcodes": BarcodeSettings,
     "tax": TaxSettings,
     "checkout": CheckoutSettings,
+    "auth": AuthSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -223,6 +237,14 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "checkout.payment_timeout_ms": lambda v: (
         "" if 100 <= v <= 600_000 else "must be between 100 and 600000 ms"
     ),
+    "auth.lock_after": lambda v: "" if 1 <= v <= 100 else "must be between 1 and 100",
+    "auth.lock_seconds": lambda v: "" if 1 <= v <= 86_400 else "must be between 1 and 86400",
+    "auth.lock_max_seconds": lambda v: (
+        "" if 1 <= v <= 30 * 86_400 else "must be between 1 and 2592000"
+    ),
+    "auth.session_hours": lambda v: "" if 1 <= v <= 24 * 7 else "must be between 1 and 168",
+    "auth.pairing_minutes": lambda v: "" if 1 <= v <= 24 * 60 else "must be between 1 and 1440",
+    "auth.void_limit": lambda v: "" if 0 <= v <= 100_000_000 else "must be 0..100000000",
     "checkout.e_receipt_base_url": lambda v: (
         "" if not v or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", v) else "must be an http(s) URL"
     ),
@@ -292,6 +314,7 @@ def settings_from_mapping(
         barcodes=built["barcodes"],
         tax=built["tax"],
         checkout=built["checkout"],
+        auth=built["auth"],
         secrets=load_secrets(env),
         source=source,
     )

@@ -53,3 +53,17 @@ class ValidationFailed(InvalidInput):
         more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
         super().__init__(shown + more, code=code)
         self.problems = problems
+
+
+class Unauthorized(DomainError):
+    """Raise when a request needs a paired till, a signed-in person or a token (HTTP 401)."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(DomainError):
+    """Raise when who asks may not do this (HTTP 403)."""
+
+    code = "forbidden"
+    status = 403
