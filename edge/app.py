@@ -15,12 +15,14 @@ from edge.domain.payments import PaymentProvider
 from edge.domain.tax import TaxPolicy
 from edge.domain.tenders import currency_exponent
 from edge.ledger.ledger import Ledger, utc_clock
+from edge.services.auth import Auth, store_pepper
 from edge.services.basket import Pricing
 from edge.services.checkout import Checkout
 from edge.services.payments import SimulatedTerminal
 from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web import (
+    auth,
     baskets,
     catalog,
     health,
@@ -32,7 +34,7 @@ from edge.web import (
     sales,
 )
 from edge.web.errors import error_middleware
-from edge.web.keys import APIS, CHECKOUT, LEDGER, READINESS, RETURNS, SETTINGS
+from edge.web.keys import APIS, AUTH, CHECKOUT, LEDGER, READINESS, RETURNS, SETTINGS
 from edge.web.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -60,7 +62,9 @@ def create_app(
 
     `payments` is the card/QR provider; without one the built-in simulator answers.
     """
-    app = web.Application(middlewares=[error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[error_middleware, auth.auth_middleware], client_max_size=MAX_BODY_BYTES
+    )
     app[SETTINGS] = settings
     readiness = Readiness()
     readiness.require("ledger")
@@ -89,6 +93,7 @@ def create_app(
         )
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)
+        app[AUTH] = Auth(ledger, settings.auth, store_pepper(settings), clock)
         verifier = asyncio.create_task(_verify_at_start(ledger, readiness), name="verify")
         yield
         verifier.cancel()
@@ -99,6 +104,7 @@ def create_app(
     app.cleanup_ctx.append(ledger_ctx)
     apis = [
         health.api,
+        auth.api,
         openapi.api,
         catalog.api,
         promotions.api,

@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import getpass
 import json
 import logging
 import sqlite3
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
 from edge import __version__
+from edge.domain.errors import DomainError, InvalidInput
 from edge.ledger.errors import LedgerError
-from edge.ledger.ledger import Ledger
+from edge.ledger.ledger import Ledger, utc_clock
 from edge.ledger.lock import acquire_writer_lock
 from edge.ledger.maintenance import (
     backup,
@@ -27,10 +30,11 @@ from edge.ledger.projections import ProjectionSet
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.schema import connect
 from edge.ledger.verify import verify_file
-from edge.services.catalog import ImportReport
+from edge.services.catalog import Actor, ImportReport
 from edge.settings import DEFAULT_CONFIG, Settings, SettingsError, load_settings
 
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+T = TypeVar("T")
 
 
 class Progress:
@@ -230,7 +234,7 @@ def cmd_ledger_export(args: argparse.Namespace) -> int:
 
 def cmd_catalog_import(args: argparse.Namespace) -> int:
     """Import products from a CSV file into the ledger (the server must not be running)."""
-    from edge.services.catalog import Actor, import_products, read_product_csv  # noqa: PLC0415
+    from edge.services.catalog import import_products, read_product_csv  # noqa: PLC0415
 
     settings = _settings(args)
     text = Path(args.file).read_text(encoding="utf-8-sig")
@@ -255,6 +259,74 @@ def cmd_catalog_import(args: argparse.Namespace) -> int:
     for row, field, problem in report.errors:
         print(f"  row {row}: {field}: {problem}")
     return EXIT_FAIL if report.errors else EXIT_OK
+
+
+def _with_auth(args: argparse.Namespace, work: Callable[[Any], Awaitable[T]]) -> T:
+    """Run `work(auth)` against the ledger (the server must not be running)."""
+    from edge.services.auth import Auth, store_pepper  # noqa: PLC0415
+
+    settings = _settings(args)
+
+    async def run() -> T:
+        ledger = Ledger(settings.ledger_path, store_id=settings.store.id)
+        await ledger.start()
+        try:
+            return await work(Auth(ledger, settings.auth, store_pepper(settings), utc_clock))
+        finally:
+            await ledger.stop()
+
+    return asyncio.run(run())
+
+
+def _read_pin(args: argparse.Namespace) -> str:
+    """Read a PIN from stdin (--pin-stdin) or ask for it twice on the terminal."""
+    if args.pin_stdin:
+        return sys.stdin.readline().strip()
+    first = getpass.getpass("PIN: ")
+    if getpass.getpass("PIN again: ") != first:
+        raise InvalidInput("the two PINs differ", code="pin_mismatch")
+    return first
+
+
+def cmd_staff_set(args: argparse.Namespace) -> int:
+    """Create or update a staff member with a new PIN (the first manager of a store)."""
+    from edge.services.auth import StaffInput  # noqa: PLC0415
+
+    try:
+        staff = StaffInput(args.id, args.name, args.role)
+        pin = _read_pin(args)
+        outcome = _with_auth(args, lambda auth: auth.save_staff(staff, pin, Actor()))
+    except DomainError as err:
+        print(f"refused: {err.message}")
+        return EXIT_FAIL
+    print(f"staff {args.id} ({args.role}): {outcome}")
+    return EXIT_OK
+
+
+def cmd_token_create(args: argparse.Namespace) -> int:
+    """Create (or replace) a named API token and print it once."""
+    try:
+        token = _with_auth(
+            args, lambda auth: auth.create_token(args.name, args.role, args.till, Actor())
+        )
+    except DomainError as err:
+        print(f"refused: {err.message}")
+        return EXIT_FAIL
+    print(token)
+    return EXIT_OK
+
+
+def cmd_till_code(args: argparse.Namespace) -> int:
+    """Make a one-time code that pairs a browser as the given till."""
+    try:
+        code, expires = _with_auth(
+            args, lambda auth: auth.create_pairing(args.till, args.name or args.till, Actor())
+        )
+    except DomainError as err:
+        print(f"refused: {err.message}")
+        return EXIT_FAIL
+    print(f"{code}   (till {args.till}, valid until {expires})")
+    return EXIT_OK
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
@@ -329,6 +401,30 @@ def build_parser() -> argparse.ArgumentParser:
     importer = add("import", cmd_catalog_import, "import products from CSV", catalog_sub)
     importer.add_argument("file", help="CSV with a header row (see README)")
     importer.add_argument("--config")
+
+    roles = ["cashier", "supervisor", "manager", "technician"]
+    staff = sub.add_parser("staff", help="staff accounts")
+    staff_sub = staff.add_subparsers(dest="staff_command", required=True, metavar="ACTION")
+    setter = add("set", cmd_staff_set, "create or update a staff member and set a PIN", staff_sub)
+    setter.add_argument("id")
+    setter.add_argument("--name", required=True)
+    setter.add_argument("--role", required=True, choices=roles)
+    setter.add_argument("--pin-stdin", action="store_true", help="read the PIN from stdin")
+    setter.add_argument("--config")
+    token = sub.add_parser("token", help="API tokens for machines")
+    token_sub = token.add_subparsers(dest="token_command", required=True, metavar="ACTION")
+    creator = add("create", cmd_token_create, "create or replace a token; print it", token_sub)
+    creator.add_argument("name")
+    creator.add_argument("--role", required=True, choices=roles)
+    creator.add_argument("--till", default=None, help="the till the token acts as")
+    creator.add_argument("--config")
+
+    till = sub.add_parser("till", help="tills")
+    till_sub = till.add_subparsers(dest="till_command", required=True, metavar="ACTION")
+    coder = add("code", cmd_till_code, "make a one-time code that pairs a browser", till_sub)
+    coder.add_argument("till")
+    coder.add_argument("--name", default=None, help="a display name for the till")
+    coder.add_argument("--config")
 
     bench = add("bench", cmd_bench, "benchmarks against a baseline measured in the same run")
     bench.add_argument("name", choices=["ledger", "checkout"])

@@ -15,8 +15,9 @@ from edge.domain.catalog import category_from_fields
 from edge.domain.members import member_from_fields
 from edge.domain.promotions import promotion_from_fields
 from edge.domain.tenders import TenderInput
-from edge.ledger.ledger import Ledger
+from edge.ledger.ledger import Ledger, utc_clock
 from edge.server import run_server
+from edge.services.auth import Auth, StaffInput, store_pepper
 from edge.services.basket import BasketRequest, LineRequest
 from edge.services.catalog import Actor, import_products, read_product_csv, save_category
 from edge.services.checkout import SaleRequest, fingerprint
@@ -35,6 +36,12 @@ from edge.web.keys import CHECKOUT
 
 _DATA = resources.files("edge.demo_data")
 DEMO_ACTOR = Actor(staff="demo")
+# (id, name, role, PIN): the demo's people; a real store sets PINs with `edge staff add`
+DEMO_STAFF = (
+    ("M01", "王经理 Manager Wang", "manager", "1357"),
+    ("S01", "李主管 Supervisor Li", "supervisor", "2468"),
+    ("C01", "张收银 Cashier Zhang", "cashier", "1470"),
+)
 DEMO_PROMOTIONS = (
     {
         "id": "SPEND50",
@@ -111,7 +118,10 @@ def demo_description(settings: Settings, base_url: str) -> dict[str, object]:
             "openapi": f"{base_url}/api/v1/openapi.json",
         },
         "broker": None,
-        "staff": [],
+        "staff": [
+            {"id": sid, "name": name, "role": role, "pin": pin}
+            for sid, name, role, pin in DEMO_STAFF
+        ],
         "devices": [],
     }
 
@@ -141,6 +151,15 @@ async def seed_demo_catalog(settings: Settings) -> dict[str, object]:
         for promotion in DEMO_PROMOTIONS:
             await save_promotion(ledger, promotion_from_fields(promotion), DEMO_ACTOR)
         await save_member(ledger, member_from_fields(DEMO_MEMBER), DEMO_ACTOR)
+        auth = Auth(ledger, settings.auth, store_pepper(settings), utc_clock)
+        for sid, name, role, pin in DEMO_STAFF:
+            known = ledger.reader.quick("SELECT 1 FROM staff WHERE id = ?", (sid,))
+            await auth.save_staff(StaffInput(sid, name, role), None if known else pin, DEMO_ACTOR)
+        token = await auth.create_token("demo", "manager", None, DEMO_ACTOR)
+        pairings = {
+            till: (await auth.create_pairing(till, f"Till {till[1:]}", DEMO_ACTOR))[0]
+            for till in ("T01", "T02")
+        }
     finally:
         await ledger.stop()
     return {
@@ -154,6 +173,8 @@ async def seed_demo_catalog(settings: Settings) -> dict[str, object]:
         "promotions": [p["id"] for p in DEMO_PROMOTIONS],
         "coupon_codes": ["WELCOME10"],
         "member": {"id": DEMO_MEMBER["id"], "phone": DEMO_MEMBER["phone"]},
+        "api_token": token,
+        "pairing_codes": pairings,
     }
 
 
@@ -185,7 +206,7 @@ async def make_demo_sales(app: web.Application) -> int:
             basket=BasketRequest(lines=tuple(lines), member=member),
             tenders=tuple(tenders),
             fingerprint=fingerprint(body),
-            actor=Actor(staff="demo", till="T01"),
+            actor=Actor(staff="C01", till="T01"),
         )
         if (await checkout.complete_sale(request)).replayed is False:
             made += 1
@@ -210,6 +231,10 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
         print(f"store-edge demo store {settings.store.id} is ready:", flush=True)  # noqa: T201
         for name, url in description["urls"].items():  # type: ignore[attr-defined]
             print(f"  {name:<8} {url}", flush=True)  # noqa: T201
+        codes = ", ".join(f"{t} {c}" for t, c in catalog["pairing_codes"].items())  # type: ignore[attr-defined]
+        print(f"  pair a browser as a till with a code: {codes}", flush=True)  # noqa: T201
+        people = ", ".join(f"{s[0]} ({s[2]}) PIN {s[3]}" for s in DEMO_STAFF)
+        print(f"  staff    {people}", flush=True)  # noqa: T201
         print(f"  details  {description_file}   (Ctrl-C stops the demo)", flush=True)  # noqa: T201
 
     try:

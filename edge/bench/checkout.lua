@@ -1,7 +1,8 @@
 -- wrk script of `edge bench checkout`: POST a 5-line sale body to the URL's path.
 --
 -- Arguments after `--`: CODES_FILE (one barcode per line), NONCE (8 hex digits, one per
--- benchmark run) and RUN (this wrk invocation's number). Every request gets a fresh sale id,
+-- benchmark run), RUN (this wrk invocation's number) and TOKENS_FILE (line N: the API token
+-- of till TN; each wrk thread is one till and sells with its token). Every request gets a fresh sale id,
 -- NONCE-RUN-4<thread>-8000-<counter>, unique across threads and invocations. `done` prints
 -- machine-readable lines starting with "EDGEBENCH" for edge/bench/checkout.py: the summary and
 -- errors, responses by status, the ids sent but not answered with their id (in flight when wrk
@@ -21,7 +22,6 @@ function setup(thread)
 end
 
 local codes = {}
-local till = ""
 
 function init(args)
   for line in io.lines(args[1]) do
@@ -34,7 +34,16 @@ function init(args)
   end
   local run = tonumber(args[3])
   prefix = string.format("%s-%04x-4%03x-8000-", args[2], run, thread_no)
-  till = "T" .. thread_no
+  local tokens = {}
+  for line in io.lines(args[4]) do
+    if #line > 0 then
+      tokens[#tokens + 1] = line
+    end
+  end
+  if tokens[thread_no] == nil then
+    error("no token for till T" .. thread_no .. " in " .. args[4])
+  end
+  wrk.headers["Authorization"] = "Bearer " .. tokens[thread_no]
   math.randomseed(run * 1000 + thread_no)
   sent = 0
   verified = thread_no ~= 1 -- wrk calls thread 1's request() once to check it, never sends it
@@ -61,8 +70,8 @@ function request()
     )
   end
   local body = string.format(
-    '{"id":"%s%012x","till":"%s","lines":[%s],"tenders":[{"kind":"cash","amount":10000000}]}',
-    prefix, number, till, table.concat(lines, ",")
+    '{"id":"%s%012x","lines":[%s],"tenders":[{"kind":"cash","amount":10000000}]}',
+    prefix, number, table.concat(lines, ",")
   )
   return wrk.format(nil, nil, nil, body)
 end

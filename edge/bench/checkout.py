@@ -37,9 +37,10 @@ from typing import Any
 from edge.domain.barcode import gtin_check_digit
 from edge.domain.catalog import category_from_fields
 from edge.domain.promotions import promotion_from_fields
-from edge.ledger.ledger import Ledger
+from edge.ledger.ledger import Ledger, utc_clock
 from edge.ledger.schema import connect
 from edge.ledger.verify import verify_file
+from edge.services.auth import Auth, store_pepper
 from edge.services.catalog import Actor, import_products, save_category
 from edge.services.promotions import save_promotion
 from edge.services.store import init_store_ledger
@@ -294,8 +295,13 @@ def catalog_rows() -> tuple[list[tuple[int, dict[str, str]]], list[str]]:
     return rows, barcodes
 
 
-async def prepare_store(settings: Settings, rows: Sequence[tuple[int, dict[str, str]]]) -> None:
-    """Create the ledger, the categories, the products and the promotion (server stopped)."""
+async def prepare_store(
+    settings: Settings, rows: Sequence[tuple[int, dict[str, str]]]
+) -> list[str]:
+    """Create the ledger, catalog, promotion and one cashier token per till (server stopped).
+
+    Return the tokens: index N is till TN's (T0 is the preflight's).
+    """
     await init_store_ledger(settings)
     ledger = Ledger(settings.ledger_path, store_id=settings.store.id)
     await ledger.start()
@@ -307,15 +313,19 @@ async def prepare_store(settings: Settings, rows: Sequence[tuple[int, dict[str, 
         if report.errors:
             raise RuntimeError(f"bench catalog refused: {report.errors[:5]}")
         await save_promotion(ledger, promotion_from_fields(PROMOTION), ACTOR)
+        auth = Auth(ledger, settings.auth, store_pepper(settings), utc_clock)
+        return [
+            await auth.create_token(f"bench-T{n}", "cashier", f"T{n}", ACTOR)
+            for n in range(MAX_WRK_THREADS + 1)
+        ]
     finally:
         await ledger.stop()
 
 
-def sale_body(sale_id: str, barcodes: Sequence[str], till: str = "T0") -> dict[str, Any]:
+def sale_body(sale_id: str, barcodes: Sequence[str]) -> dict[str, Any]:
     """Return a 5-line sale body like the ones checkout.lua sends."""
     return {
         "id": sale_id,
-        "till": till,
         "lines": [
             {"code": barcodes[(37 * k) % len(barcodes)], "quantity": 1 + k % 3}
             for k in range(LINES_PER_SALE)
@@ -332,11 +342,15 @@ def free_port() -> int:
         return port
 
 
-def _request(port: int, method: str, path: str, body: bytes | None = None) -> tuple[int, str]:
+def _request(
+    port: int, method: str, path: str, body: bytes | None = None, token: str | None = None
+) -> tuple[int, str]:
     """Send one request to 127.0.0.1:port; return the status and the body text."""
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
         headers = {"Content-Type": "application/json"} if body is not None else {}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
         conn.request(method, path, body=body, headers=headers)
         response = conn.getresponse()
         return response.status, response.read().decode("utf-8", "replace")
@@ -404,14 +418,18 @@ def serving(argv: list[str], port: int, log_path: Path) -> Iterator[subprocess.P
 class Driver:
     """Runs wrk with checkout.lua against the two servers; numbers every invocation."""
 
-    def __init__(self, workdir: Path, barcodes: Sequence[str]) -> None:
-        """Write the barcode list wrk reads and find wrk."""
+    def __init__(self, workdir: Path, barcodes: Sequence[str], tokens: Sequence[str]) -> None:
+        """Write the barcode and till token lists wrk reads and find wrk."""
         wrk = shutil.which("wrk")
         if wrk is None:
             raise RuntimeError("wrk is not installed (`make system-deps` installs it)")
         self.wrk = wrk
         self.codes_file = workdir / "barcodes.txt"
         self.codes_file.write_text("\n".join(barcodes) + "\n", encoding="utf-8")
+        self.tokens = list(tokens)
+        self.tokens_file = workdir / "tokens.txt"  # line N: till TN's token (T0 not in it)
+        self.tokens_file.write_text("\n".join(self.tokens[1:]) + "\n", encoding="utf-8")
+        self.tokens_file.chmod(0o600)
         self.nonce = secrets.token_hex(4)
         self.run_no = 0
 
@@ -433,6 +451,7 @@ class Driver:
             str(self.codes_file),
             self.nonce,
             str(self.run_no),
+            str(self.tokens_file),
         ]
         done = subprocess.run(  # noqa: S603 - wrk found on PATH, arguments built here
             argv, capture_output=True, text=True, timeout=seconds + 60, check=False
@@ -449,7 +468,7 @@ def _preflight(store_port: int, echo_port: int, driver: Driver, barcodes: Sequen
     body = sale_body(f"{driver.nonce}-0000-4000-8000-000000000001", barcodes)
     raw = json.dumps(body).encode()
     for port, path in ((echo_port, ECHO_PATH), (store_port, SALE_PATH)):
-        status, answer = _request(port, "POST", path, raw)
+        status, answer = _request(port, "POST", path, raw, driver.tokens[0])
         if status != 201:
             raise RuntimeError(
                 f"POST {path} answered {status}, not 201:\n{answer[:2000]}\n"
@@ -584,8 +603,8 @@ def bench_checkout(
         config.write_text(render_toml(settings), encoding="utf-8")
         settings = load_settings(config, env={})
         rows, barcodes = catalog_rows()
-        asyncio.run(prepare_store(settings, rows))
-        driver = Driver(workdir, barcodes)
+        tokens = asyncio.run(prepare_store(settings, rows))
+        driver = Driver(workdir, barcodes, tokens)
         store_log, echo_log = workdir / "server.log", workdir / "echo.log"
         store_argv = [sys.executable, "-m", "edge", "serve", "--config", str(config)]
         echo_argv = [sys.executable, "-m", "edge.bench.echo", "--port", str(echo_port)]

@@ -7,8 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from edge.services import suspended
-from edge.services.catalog import Actor
 from edge.web.api import Api, query_param, read_json
+from edge.web.auth import actor
 from edge.web.keys import LEDGER
 from edge.web.sales import BASKET_SCHEMA, UUID, basket_request
 from edge.web.schema import Schema
@@ -23,16 +23,6 @@ SUSPEND_SCHEMA: Schema = {
         "id": UUID,
         "label": {"type": "string", "maxLength": 40},
         "basket": BASKET_SCHEMA,
-        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
-        "staff": {"type": ["string", "null"], "minLength": 1, "maxLength": 40},
-    },
-}
-RESUME_SCHEMA: Schema = {
-    "type": "object",
-    "additionalProperties": False,
-    "properties": {
-        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
-        "staff": {"type": ["string", "null"], "minLength": 1, "maxLength": 40},
     },
 }
 SUSPENDED_SCHEMA: Schema = {
@@ -78,7 +68,7 @@ async def suspend_basket(request: web.Request) -> web.Response:
         body["id"].lower(),
         body.get("label", ""),
         body["basket"],
-        Actor(staff=body.get("staff"), till=body.get("till")),
+        actor(request),
     )
     return web.json_response(suspended_json(parked), status=201)
 
@@ -103,16 +93,14 @@ async def list_suspended(request: web.Request) -> web.Response:
     "/api/v1/baskets/suspended/{basket_id}/resume",
     summary="Take a parked basket back to a till (only once)",
     permission="sale.create",
-    request=RESUME_SCHEMA,
     response=SUSPENDED_SCHEMA,
     errors={404: "no such basket", 409: "resumed already"},
 )
 async def resume_basket(request: web.Request) -> web.Response:
     """Resume a parked basket."""
-    body = await read_json(request, RESUME_SCHEMA) if request.can_read_body else {}
     basket = await suspended.resume(
         request.app[LEDGER],
         request.match_info["basket_id"].lower(),
-        Actor(staff=body.get("staff"), till=body.get("till")),
+        actor(request),
     )
     return web.json_response(suspended_json(basket))

@@ -10,6 +10,7 @@ from edge.domain.catalog import Category, Product, category_from_fields, product
 from edge.domain.errors import InvalidInput
 from edge.services import catalog
 from edge.web.api import Api, query_param, read_json
+from edge.web.auth import actor
 from edge.web.keys import LEDGER, SETTINGS
 from edge.web.schema import Schema
 
@@ -144,7 +145,7 @@ async def put_product(request: web.Request) -> web.Response:
     """Save a product."""
     body = await read_json(request, PRODUCT_SCHEMA)
     product = product_from_fields(_with_path_id(body, "id", request.match_info["product_id"]))
-    outcome = await catalog.save_product(request.app[LEDGER], product, catalog.Actor())
+    outcome = await catalog.save_product(request.app[LEDGER], product, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
@@ -174,7 +175,7 @@ async def put_category(request: web.Request) -> web.Response:
     """Save a category."""
     body = await read_json(request, CATEGORY_SCHEMA)
     category = category_from_fields(_with_path_id(body, "id", request.match_info["category_id"]))
-    outcome = await catalog.save_category(request.app[LEDGER], category, catalog.Actor())
+    outcome = await catalog.save_category(request.app[LEDGER], category, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
@@ -202,7 +203,7 @@ async def import_csv(request: web.Request) -> web.Response:
     rows, problems = catalog.read_product_csv(text)
     if problems:
         raise InvalidInput("; ".join(problems), code="bad_csv_header")
-    report = await catalog.import_products(request.app[LEDGER], rows, catalog.Actor())
+    report = await catalog.import_products(request.app[LEDGER], rows, actor(request))
     return web.json_response(import_report_json(report))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.ledger.ledger import Ledger
+from edge.services.auth import Auth, Principal
 from edge.services.checkout import Checkout
 from edge.services.returns import Returns
 from edge.settings import Settings
@@ -17,3 +18,5 @@ READINESS = web.AppKey("readiness", Readiness)
 APIS = web.AppKey("apis", list[Api])
 CHECKOUT = web.AppKey("checkout", Checkout)
 RETURNS = web.AppKey("returns", Returns)
+AUTH = web.AppKey("auth", Auth)
+PRINCIPAL = web.RequestKey("principal", Principal)

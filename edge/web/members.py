@@ -9,8 +9,8 @@ from aiohttp import web
 from edge.domain.errors import InvalidInput
 from edge.domain.members import member_from_fields
 from edge.services import members
-from edge.services.catalog import Actor
 from edge.web.api import Api, query_param, read_json
+from edge.web.auth import actor
 from edge.web.keys import LEDGER
 from edge.web.sales import UUID
 from edge.web.schema import Schema
@@ -48,8 +48,6 @@ TOP_UP_SCHEMA: Schema = {
         "amount": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
         "bonus": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
         "tender": {"enum": ["cash"]},
-        "till": {"type": ["string", "null"], "maxLength": 20},
-        "staff": {"type": ["string", "null"], "maxLength": 40},
     },
 }
 LOOKUP_QUERY: dict[str, Schema] = {"key": {"type": "string", "minLength": 1, "maxLength": 40}}
@@ -85,7 +83,7 @@ async def put_member(request: web.Request) -> web.Response:
     if body.get("id", path_id) != path_id:
         raise InvalidInput("the body's id differs from the path's")
     member = member_from_fields({**body, "id": path_id})
-    outcome = await members.save_member(request.app[LEDGER], member, Actor())
+    outcome = await members.save_member(request.app[LEDGER], member, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
@@ -126,6 +124,6 @@ async def post_top_up(request: web.Request) -> web.Response:
         amount=body["amount"],
         bonus=body.get("bonus", 0),
         tender={"kind": body.get("tender", "cash")},
-        actor=Actor(staff=body.get("staff"), till=body.get("till")),
+        actor=actor(request),
     )
     return web.json_response(result, status=201)

@@ -6,9 +6,9 @@ from aiohttp import web
 
 from edge.domain.errors import InvalidInput
 from edge.domain.promotions import promotion_from_fields
-from edge.services.catalog import Actor
 from edge.services.promotions import list_promotions, save_promotion
 from edge.web.api import Api, read_json
+from edge.web.auth import actor
 from edge.web.keys import LEDGER
 from edge.web.schema import Schema
 
@@ -94,5 +94,5 @@ async def put_promotion(request: web.Request) -> web.Response:
     if body.get("id", path_id) != path_id:
         raise InvalidInput("the body's id differs from the path's")
     promotion = promotion_from_fields({**body, "id": path_id})
-    outcome = await save_promotion(request.app[LEDGER], promotion, Actor())
+    outcome = await save_promotion(request.app[LEDGER], promotion, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)

@@ -12,14 +12,14 @@ from edge.domain.tenders import TenderInput
 from edge.services.checkout import SaleRequest, fingerprint
 from edge.services.returns import ReturnLine, ReturnRecord, ReturnRequest
 from edge.web.api import Api, read_json
-from edge.web.keys import RETURNS, SETTINGS
+from edge.web.auth import actor, require
+from edge.web.keys import CHECKOUT, RETURNS, SETTINGS
 from edge.web.sales import (
-    _WHO,
     BASKET_PROPERTIES,
     SALE_RESPONSE,
     TENDER_SCHEMA,
     UUID,
-    actor_of,
+    approvals,
     basket_request,
     parse_receipt,
     return_json,
@@ -54,8 +54,6 @@ RETURN_SCHEMA: Schema = {
             },
         },
         "reason": {"type": "string", "maxLength": 120},
-        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
-        "staff": _WHO,
     },
 }
 
@@ -67,8 +65,6 @@ VOID_SCHEMA: Schema = {
     "properties": {
         "id": UUID,
         "reason": {"type": "string", "minLength": 1, "maxLength": 120},
-        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
-        "staff": _WHO,
     },
 }
 
@@ -102,6 +98,7 @@ EXCHANGE_SCHEMA: Schema = {
 
 
 def _return_request(
+    request: web.Request,
     body: dict[str, Any],
     sale_id: str | None,
     receipt: int | None,
@@ -126,7 +123,7 @@ def _return_request(
         reason=body.get("reason", ""),
         void=void,
         fingerprint=fingerprint(body),
-        actor=actor_of(body),
+        actor=actor(request),
         exchange=exchange,
     )
 
@@ -163,7 +160,7 @@ async def create_return(request: web.Request) -> web.Response:
     body = await read_json(request, RETURN_SCHEMA)
     sale_id, receipt = _original(request, body)
     record = await request.app[RETURNS].return_items(
-        _return_request(body, sale_id, receipt, void=False)
+        _return_request(request, body, sale_id, receipt, void=False)
     )
     return _answer(request, record)
 
@@ -171,8 +168,8 @@ async def create_return(request: web.Request) -> web.Response:
 @api.route(
     "POST",
     "/api/v1/sales/{sale_id}/void",
-    summary="Void a whole sale: everything back to its tenders and to stock",
-    permission="sale.void",
+    summary="Void a whole sale (above auth.void_limit only with sale.void or an approval)",
+    permission="sale.create",
     request=VOID_SCHEMA,
     response=RETURN_RESPONSE,
     errors={404: "no such sale", 409: "part of it was returned already"},
@@ -180,8 +177,12 @@ async def create_return(request: web.Request) -> web.Response:
 async def void_sale(request: web.Request) -> web.Response:
     """Reverse a sale in full."""
     body = await read_json(request, VOID_SCHEMA)
+    sale_id = request.match_info["sale_id"].lower()
+    sale = await request.app[CHECKOUT].sale_event(sale_id=sale_id)
+    if sale.data["total"] > request.app[SETTINGS].auth.void_limit:
+        await require(request, "sale.void", f"void {sale_id}")
     record = await request.app[RETURNS].return_items(
-        _return_request(body, request.match_info["sale_id"].lower(), None, void=True)
+        _return_request(request, body, sale_id, None, void=True)
     )
     return _answer(request, record)
 
@@ -210,15 +211,15 @@ async def create_exchange(request: web.Request) -> web.Response:
     new = body["new"]
     exchange = SaleRequest(
         id=str(uuid.uuid5(uuid.NAMESPACE_URL, f"exchange:{body['id'].lower()}")),
-        basket=basket_request(new),
+        basket=basket_request(new, await approvals(request, new)),
         tenders=tuple(
             TenderInput(t["kind"], t["amount"], t.get("presented"), t.get("code"))
             for t in new.get("tenders", ())
         ),
         fingerprint=fingerprint(body),
-        actor=actor_of(body),
+        actor=actor(request),
     )
     record = await request.app[RETURNS].return_items(
-        _return_request(body, sale_id, receipt, void=False, exchange=exchange)
+        _return_request(request, body, sale_id, receipt, void=False, exchange=exchange)
     )
     return _answer(request, record)

@@ -12,9 +12,9 @@ from edge.domain.receipt_layout import receipt_number
 from edge.domain.tenders import TENDER_KINDS, TenderInput
 from edge.protocol.chain import Event
 from edge.services.basket import BasketRequest, LineRequest
-from edge.services.catalog import Actor
 from edge.services.checkout import SaleRequest, fingerprint
 from edge.web.api import Api, read_json
+from edge.web.auth import actor, require
 from edge.web.keys import CHECKOUT, SETTINGS
 from edge.web.schema import Schema
 
@@ -25,7 +25,6 @@ UUID: Schema = {
     "pattern": "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$",
 }
 _MONEY: Schema = {"type": "integer", "minimum": 1, "maximum": 100_000_000}
-_WHO: Schema = {"type": ["string", "null"], "minLength": 1, "maxLength": 40}
 DISCOUNT_SCHEMA: Schema = {
     "type": ["object", "null"],
     "additionalProperties": False,
@@ -33,17 +32,15 @@ DISCOUNT_SCHEMA: Schema = {
         "percent_bp": {"type": "integer", "minimum": 1, "maximum": 10_000},
         "amount": _MONEY,
         "reason": {"type": "string", "maxLength": 80},
-        "approved_by": _WHO,
     },
 }
 OVERRIDE_SCHEMA: Schema = {
     "type": ["object", "null"],
     "additionalProperties": False,
-    "required": ["unit_price", "reason", "approved_by"],
+    "required": ["unit_price", "reason"],
     "properties": {
         "unit_price": {"type": "integer", "minimum": 0, "maximum": 100_000_000},
         "reason": {"type": "string", "minLength": 1, "maxLength": 80},
-        "approved_by": {"type": "string", "minLength": 1, "maxLength": 40},
     },
 }
 LINE_SCHEMA: Schema = {
@@ -93,8 +90,6 @@ SALE_SCHEMA: Schema = {
         "id": UUID,
         **BASKET_PROPERTIES,
         "tenders": {"type": "array", "maxItems": 8, "items": TENDER_SCHEMA},
-        "till": {"type": ["string", "null"], "minLength": 1, "maxLength": 20},
-        "staff": _WHO,
     },
 }
 SALE_RESPONSE: Schema = {
@@ -124,7 +119,9 @@ PRICED_SCHEMA: Schema = {
 HIDDEN = ("request_hash", "token")
 
 
-def _discount(raw: dict[str, Any] | None, where: str) -> ManualDiscount | None:
+def _discount(
+    raw: dict[str, Any] | None, where: str, approved_by: str | None
+) -> ManualDiscount | None:
     """Read a manual discount; exactly one of percent_bp and amount."""
     if raw is None:
         return None
@@ -134,12 +131,15 @@ def _discount(raw: dict[str, Any] | None, where: str) -> ManualDiscount | None:
         percent_bp=raw.get("percent_bp"),
         amount=raw.get("amount"),
         reason=raw.get("reason", ""),
-        approved_by=raw.get("approved_by"),
+        approved_by=approved_by,
     )
 
 
-def basket_request(body: dict[str, Any]) -> BasketRequest:
-    """Turn a validated basket body into a request."""
+def basket_request(body: dict[str, Any], approved_by: str | None = None) -> BasketRequest:
+    """Turn a validated basket body into a request.
+
+    `approved_by` is who allowed its price overrides and manual discounts (see `approvals`).
+    """
     lines = []
     for index, raw in enumerate(body["lines"]):
         if ("code" in raw) == ("product" in raw):
@@ -151,16 +151,37 @@ def basket_request(body: dict[str, Any]) -> BasketRequest:
                 product=raw.get("product"),
                 quantity=raw.get("quantity"),
                 grams=raw.get("grams"),
-                override=None if override is None else PriceOverride(**override),
-                discount=_discount(raw.get("discount"), f"lines[{index}].discount"),
+                override=None
+                if override is None
+                else PriceOverride(**override, approved_by=approved_by or ""),
+                discount=_discount(raw.get("discount"), f"lines[{index}].discount", approved_by),
             )
         )
     return BasketRequest(
         lines=tuple(lines),
         member=body.get("member"),
         coupons=tuple(body.get("coupons", ())),
-        discount=_discount(body.get("discount"), "discount"),
+        discount=_discount(body.get("discount"), "discount", approved_by),
     )
+
+
+async def approvals(request: web.Request, body: dict[str, Any]) -> str | None:
+    """Check the permissions a basket's overrides and manual discounts need.
+
+    Return who allowed them: the approving supervisor, or the caller when their own role
+    allows it (None when the basket has neither).
+    """
+    lines = body.get("lines", ())
+    needs = []
+    if any(line.get("override") for line in lines):
+        needs.append("price.override")
+    if body.get("discount") or any(line.get("discount") for line in lines):
+        needs.append("discount.manual")
+    allowed_by = None
+    for permission in needs:
+        approver = await require(request, permission, f"{request.method} {request.path}")
+        allowed_by = approver or actor(request).staff
+    return allowed_by
 
 
 def base_url(request: web.Request) -> str:
@@ -200,11 +221,6 @@ def return_json(request: web.Request, event: Event) -> dict[str, Any]:
     }
 
 
-def actor_of(body: dict[str, Any]) -> Actor:
-    """Return who acts (till and staff as the till reports them)."""
-    return Actor(staff=body.get("staff"), till=body.get("till"))
-
-
 @api.route(
     "POST",
     "/api/v1/baskets/price",
@@ -217,7 +233,8 @@ def actor_of(body: dict[str, Any]) -> Actor:
 async def price_basket(request: web.Request) -> web.Response:
     """Return the priced basket (lines, discounts with their reasons, tax, total)."""
     body = await read_json(request, BASKET_SCHEMA)
-    return web.json_response(await request.app[CHECKOUT].price(basket_request(body)))
+    preview = basket_request(body, actor(request).staff or "preview")  # approval at the sale
+    return web.json_response(await request.app[CHECKOUT].price(preview))
 
 
 @api.route(
@@ -237,16 +254,17 @@ async def price_basket(request: web.Request) -> web.Response:
 async def create_sale(request: web.Request) -> web.Response:
     """Record a sale; a retry with the same id and body returns the same sale."""
     body = await read_json(request, SALE_SCHEMA)
+    approved_by = await approvals(request, body)
     tenders = tuple(
         TenderInput(t["kind"], t["amount"], t.get("presented"), t.get("code"))
         for t in body["tenders"]
     )
     sale = SaleRequest(
         id=body["id"].lower(),
-        basket=basket_request(body),
+        basket=basket_request(body, approved_by),
         tenders=tenders,
         fingerprint=fingerprint(body),
-        actor=actor_of(body),
+        actor=actor(request),
     )
     record = await request.app[CHECKOUT].complete_sale(sale)
     headers = {"Idempotent-Replayed": "true"} if record.replayed else {}

@@ -50,8 +50,10 @@ def test_demo_runs_until_signalled(tmp_path: Path, stop_signal: signal.Signals) 
         catalog = description["catalog"]
         assert isinstance(catalog, dict)
         assert catalog["products"] >= 9
+        token = {"Authorization": f"Bearer {catalog['api_token']}"}
         for label, code in catalog["scan_examples"].items():
-            with urllib.request.urlopen(f"{urls['base']}/api/v1/scan/{code}", timeout=5) as r:  # noqa: S310
+            scan = urllib.request.Request(f"{urls['base']}/api/v1/scan/{code}", headers=token)  # noqa: S310
+            with urllib.request.urlopen(scan, timeout=5) as r:  # noqa: S310
                 scanned = json.load(r)
             assert scanned["product"]["name_en"].split()[0] in label, (label, scanned)
         child.send_signal(stop_signal)

@@ -71,7 +71,7 @@ def test_a_short_run_measures_sales_and_echo_and_accounts_for_every_sale(
 
 def test_failed_requests_are_counted_and_fail_the_target(tmp_path: Path) -> None:
     _rows, barcodes = catalog_rows()
-    driver = Driver(tmp_path, barcodes)
+    driver = Driver(tmp_path, barcodes, ["token-0", "token-1", "token-2"])
     port = free_port()
     argv = [sys.executable, "-m", "edge.bench.echo", "--port", str(port)]
     with serving(argv, port, tmp_path / "echo.log"):

@@ -10,6 +10,7 @@ from edge.app import create_app
 from edge.settings import Settings
 from edge.web.api import operation_of
 from tests.conftest import raw
+from tests.integration.conftest import authorize
 
 COLA = {
     "name_zh": "可口可乐 330ml",
@@ -26,6 +27,7 @@ COLA = {
 
 async def client_for(aiohttp_client: Any, settings: Settings) -> TestClient:
     client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client)
     response = await client.put(
         "/api/v1/categories/drinks", json={"name_zh": "饮料", "name_en": "Drinks"}
     )
@@ -143,6 +145,7 @@ async def test_every_route_is_documented_with_a_permission(
 ) -> None:
     app = create_app(settings)
     client: TestClient = await aiohttp_client(app)
+    await authorize(client)
     document = await (await client.get("/api/v1/openapi.json")).json()
     documented = {
         (method.upper(), path) for path, item in document["paths"].items() for method in item

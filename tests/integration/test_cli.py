@@ -285,3 +285,33 @@ def test_restore_refuses_a_broken_backup(
     assert code == 1
     assert "broken at seq 2" in out
     assert run(capsys, "ledger", "verify", "--db", str(db))[0] == 0
+
+
+def test_staff_set_and_token_create_bootstrap_a_store(
+    config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io  # noqa: PLC0415
+
+    assert run(capsys, "init", "--config", str(config))[0] == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("2580\n"))
+    code, out = run(
+        capsys, "staff", "set", "M01", "--name", "店长", "--role", "manager", "--pin-stdin",
+        "--config", str(config),
+    )  # fmt: skip
+    assert (code, out.strip()) == (0, "staff M01 (manager): created")
+    monkeypatch.setattr(sys, "stdin", io.StringIO("1111\n"))
+    code, out = run(
+        capsys, "staff", "set", "M02", "--name", "x", "--role", "manager", "--pin-stdin",
+        "--config", str(config),
+    )  # fmt: skip
+    assert (code, out.strip()) == (1, "refused: that PIN is too easy to guess")
+    code, out = run(
+        capsys, "token", "create", "hq", "--role", "technician", "--config", str(config)
+    )
+    assert code == 0 and out.startswith("edge_") and len(out.strip()) > 40
+    conn = raw(config.parent / "data" / "ledger.db")
+    types = [r[0] for r in conn.execute("SELECT type FROM journal ORDER BY seq")]
+    assert types[-3:] == ["staff.saved", "staff.pin_set", "token.created"]
+    code, out = run(capsys, "till", "code", "T01", "--config", str(config))
+    assert code == 0 and "till T01, valid until" in out
+    assert out.strip() not in str(list(conn.execute("SELECT data FROM journal")))

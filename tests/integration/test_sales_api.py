@@ -13,6 +13,7 @@ from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
 from edge.settings import Settings
 from edge.web.keys import LEDGER
 from tests.integration.checkout_store import head, new_id, stock_up, weight_label
+from tests.integration.conftest import authorize
 
 
 @pytest.fixture
@@ -25,6 +26,7 @@ async def client(
     aiohttp_client: Any, settings: Settings, terminal: SimulatedTerminal
 ) -> TestClient:
     client: TestClient = await aiohttp_client(create_app(settings, payments=terminal))
+    await authorize(client)
     await stock_up(client)
     return client
 
@@ -33,8 +35,6 @@ def full_sale(sale_id: str) -> dict[str, Any]:
     """1.250 kg of apples from a scale label, 2 milk, 3 cola, member M1, card 10 + cash 50."""
     return {
         "id": sale_id,
-        "till": "T01",
-        "staff": "E01",
         "member": "M1",
         "lines": [
             {"code": weight_label("4011", 1250)},
@@ -230,10 +230,10 @@ async def test_e_receipt_by_token_and_receipt_document(client: TestClient) -> No
 async def test_suspend_and_resume_once(client: TestClient) -> None:
     basket = {"lines": [{"code": "6901234567892", "quantity": 2}], "member": "M1"}
     basket_id = new_id()
-    body = {"id": basket_id, "label": "green coat", "basket": basket, "till": "T02"}
+    body = {"id": basket_id, "label": "green coat", "basket": basket}
     response = await client.post("/api/v1/baskets/suspended", json=body)
     assert response.status == 201, await response.text()
-    listed = await (await client.get("/api/v1/baskets/suspended?till=T02")).json()
+    listed = await (await client.get("/api/v1/baskets/suspended?till=T01")).json()
     assert [b["id"] for b in listed["baskets"]] == [basket_id]
     resumed = await client.post(f"/api/v1/baskets/suspended/{basket_id}/resume", json={})
     assert (resumed.status, (await resumed.json())["basket"]) == (200, basket)

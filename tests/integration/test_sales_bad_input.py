@@ -12,6 +12,7 @@ from edge.app import create_app
 from edge.services.payments import APPROVE_CARD, TIMEOUT_CARD, SimulatedTerminal
 from edge.settings import CheckoutSettings, Settings
 from tests.integration.checkout_store import head, new_id, stock_up, weight_label
+from tests.integration.conftest import authorize
 
 
 @pytest.fixture
@@ -19,6 +20,7 @@ async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
     terminal = SimulatedTerminal()
     quick = replace(settings, checkout=CheckoutSettings(payment_timeout_ms=200))
     client: TestClient = await aiohttp_client(create_app(quick, payments=terminal))
+    await authorize(client)
     await stock_up(client)
     return client
 

@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient
 from edge.app import create_app
 from edge.domain.barcode import gtin_check_digit, measure_check_digit
 from edge.settings import Settings
+from tests.integration.conftest import authorize
 
 APPLE = {
     "name_zh": "富士苹果",
@@ -38,6 +39,7 @@ def price_label(plu: str, price: int) -> str:
 @pytest.fixture
 async def client(aiohttp_client: Any, settings: Settings) -> TestClient:
     client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client)
     for pid, body in (("APPLE", APPLE), ("MILK", MILK), ("GONE", GONE)):
         response = await client.put(f"/api/v1/products/{pid}", json=body)
         assert response.status == 201, await response.text()
