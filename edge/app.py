@@ -11,6 +11,7 @@ from datetime import datetime
 from aiohttp import web
 
 from edge.domain.barcode import VariableMeasureRule
+from edge.domain.days import parse_hours
 from edge.domain.payments import PaymentProvider
 from edge.domain.tax import TaxPolicy
 from edge.domain.tenders import currency_exponent
@@ -18,6 +19,7 @@ from edge.ledger.ledger import Ledger, utc_clock
 from edge.services.auth import Auth, store_pepper
 from edge.services.basket import Pricing
 from edge.services.checkout import Checkout
+from edge.services.days import Days
 from edge.services.payments import SimulatedTerminal
 from edge.services.returns import Returns
 from edge.settings import Settings
@@ -25,6 +27,7 @@ from edge.web import (
     auth,
     baskets,
     catalog,
+    days,
     health,
     members,
     openapi,
@@ -34,7 +37,7 @@ from edge.web import (
     sales,
 )
 from edge.web.errors import error_middleware
-from edge.web.keys import APIS, AUTH, CHECKOUT, LEDGER, READINESS, RETURNS, SETTINGS
+from edge.web.keys import APIS, AUTH, CHECKOUT, DAYS, LEDGER, READINESS, RETURNS, SETTINGS
 from edge.web.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,8 @@ def create_app(
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)
         app[AUTH] = Auth(ledger, settings.auth, store_pepper(settings), clock)
+        hours = parse_hours(settings.hours.week(), settings.hours.holiday_list())
+        app[DAYS] = Days(ledger, hours, settings.tz, clock)
         verifier = asyncio.create_task(_verify_at_start(ledger, readiness), name="verify")
         yield
         verifier.cancel()
@@ -105,6 +110,7 @@ def create_app(
     apis = [
         health.api,
         auth.api,
+        days.api,
         openapi.api,
         catalog.api,
         promotions.api,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -12,6 +13,7 @@ from aiohttp import web
 
 from edge.domain.barcode import gtin_check_digit, measure_check_digit
 from edge.domain.catalog import category_from_fields
+from edge.domain.errors import Conflict
 from edge.domain.members import member_from_fields
 from edge.domain.promotions import promotion_from_fields
 from edge.domain.tenders import TenderInput
@@ -32,10 +34,11 @@ from edge.settings import (
     load_settings,
     render_toml,
 )
-from edge.web.keys import CHECKOUT
+from edge.web.keys import CHECKOUT, DAYS
 
 _DATA = resources.files("edge.demo_data")
 DEMO_ACTOR = Actor(staff="demo")
+DEMO_FLOAT = 20_000  # till T01 opens with 200.00 in the drawer
 # (id, name, role, PIN): the demo's people; a real store sets PINs with `edge staff add`
 DEMO_STAFF = (
     ("M01", "王经理 Manager Wang", "manager", "1357"),
@@ -197,6 +200,9 @@ DEMO_SALES = (
 async def make_demo_sales(app: web.Application) -> int:
     """Ring up the demo sales through the real checkout, once per demo ledger."""
     checkout = app[CHECKOUT]
+    cashier = Actor(staff="C01", till="T01")
+    with contextlib.suppress(Conflict):  # open since an earlier run of the demo
+        await app[DAYS].open_till(cashier, DEMO_FLOAT)
     made = 0
     for number, (lines, member, tenders) in enumerate(DEMO_SALES, start=1):
         sale_id = f"00000000-0000-4000-8000-{number:012d}"
@@ -206,7 +212,7 @@ async def make_demo_sales(app: web.Application) -> int:
             basket=BasketRequest(lines=tuple(lines), member=member),
             tenders=tuple(tenders),
             fingerprint=fingerprint(body),
-            actor=Actor(staff="C01", till="T01"),
+            actor=cashier,
         )
         if (await checkout.complete_sale(request)).replayed is False:
             made += 1

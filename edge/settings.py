@@ -19,6 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from edge.domain.barcode import VariableMeasureRule
+from edge.domain.days import parse_hours
 from edge.domain.errors import DomainError
 
 DEFAULT_CONFIG = Path("/etc/edge/edge.toml")
@@ -146,6 +147,29 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class HoursSettings:
+    """Trading hours per weekday ("08:00-22:00", "closed"); none at all = always open."""
+
+    mon: str = ""
+    tue: str = ""
+    wed: str = ""
+    thu: str = ""
+    fri: str = ""
+    sat: str = ""
+    sun: str = ""
+    holidays: str = ""  # closed dates, comma-separated: "2026-10-01,2026-10-02"
+
+    def week(self) -> dict[str, str]:
+        """Return the weekdays that were given."""
+        days = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+        return {day: getattr(self, day) for day in days if getattr(self, day)}
+
+    def holiday_list(self) -> list[str]:
+        """Return the closed dates."""
+        return [d.strip() for d in self.holidays.split(",") if d.strip()]
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
 
@@ -170,6 +194,7 @@ class Settings:
     tax: TaxSettings = TaxSettings()
     checkout: CheckoutSettings = CheckoutSettings()
     auth: AuthSettings = AuthSettings()
+    hours: HoursSettings = HoursSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -193,6 +218,7 @@ SECTIONS: dict[str, type[Any]] = {
     "tax": TaxSettings,
     "checkout": CheckoutSettings,
     "auth": AuthSettings,
+    "hours": HoursSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -296,6 +322,11 @@ def settings_from_mapping(
         errors.append(FieldError("store.id", "is required"))
     if not built["store"].name and not any(e.field == "store.name" for e in errors):
         built["store"] = replace(built["store"], name=built["store"].id)
+    hours: HoursSettings = built["hours"]
+    try:
+        parse_hours(hours.week(), hours.holiday_list())
+    except DomainError as err:
+        errors.append(FieldError("hours", err.message))
     if errors:
         raise SettingsError(errors)
     paths: PathSettings = built["paths"]
@@ -315,6 +346,7 @@ def settings_from_mapping(
         tax=built["tax"],
         checkout=built["checkout"],
         auth=built["auth"],
+        hours=built["hours"],
         secrets=load_secrets(env),
         source=source,
     )

@@ -36,12 +36,14 @@ from typing import Any
 
 from edge.domain.barcode import gtin_check_digit
 from edge.domain.catalog import category_from_fields
+from edge.domain.days import Hours
 from edge.domain.promotions import promotion_from_fields
 from edge.ledger.ledger import Ledger, utc_clock
 from edge.ledger.schema import connect
 from edge.ledger.verify import verify_file
 from edge.services.auth import Auth, store_pepper
 from edge.services.catalog import Actor, import_products, save_category
+from edge.services.days import Days
 from edge.services.promotions import save_promotion
 from edge.services.store import init_store_ledger
 from edge.settings import (
@@ -314,10 +316,12 @@ async def prepare_store(
             raise RuntimeError(f"bench catalog refused: {report.errors[:5]}")
         await save_promotion(ledger, promotion_from_fields(PROMOTION), ACTOR)
         auth = Auth(ledger, settings.auth, store_pepper(settings), utc_clock)
-        return [
-            await auth.create_token(f"bench-T{n}", "cashier", f"T{n}", ACTOR)
-            for n in range(MAX_WRK_THREADS + 1)
-        ]
+        days = Days(ledger, Hours({}, always_open=True), settings.tz, utc_clock)
+        tokens = []
+        for n in range(MAX_WRK_THREADS + 1):
+            tokens.append(await auth.create_token(f"bench-T{n}", "cashier", f"T{n}", ACTOR))
+            await days.open_till(Actor(staff="bench", till=f"T{n}"), 0)
+        return tokens
     finally:
         await ledger.stop()
 

@@ -38,6 +38,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "stored_value.top_up": _SELLING,
     "sale.create": _SELLING,
     "sale.read": _SELLING,
+    "till.open": _SELLING,  # take a drawer with a float
+    "till.close": _SELLING,  # blind count at the end of a session
+    "cash.move": _SUPERVISING,  # cash in / cash out with a reason
     "sale.return": _SUPERVISING,  # a refund
     "sale.void": _SUPERVISING,  # above auth.void_limit; a cashier voids below it alone
     "price.override": _SUPERVISING,

@@ -111,6 +111,11 @@ class Tx:
         """Return the seq of the last event appended so far (in this transaction too)."""
         return self._chain.seq
 
+    @property
+    def head_hash(self) -> str:
+        """Return the hash of the last event appended so far (in this transaction too)."""
+        return self._chain.hash
+
     def append(
         self,
         event_type: str,

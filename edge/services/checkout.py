@@ -28,6 +28,7 @@ from edge.ledger.ledger import Ledger
 from edge.protocol.chain import Event
 from edge.services.basket import BasketPricer, BasketRequest, Pricing
 from edge.services.catalog import Actor
+from edge.services.days import session_in_tx
 from edge.services.members import account_in_tx, find_member
 from edge.services.payments import authorize_all, reverse_all
 
@@ -347,8 +348,14 @@ class Checkout:
                     raise Conflict(
                         f"voucher {tender['code']} was already used", code="voucher_used"
                     )
-        data = {"receipt_no": (done[2] or 0) + 1, "token": secrets.token_urlsafe(16)} | data
         actor = request.actor
+        session, day = session_in_tx(tx.conn, actor.till)
+        data = {
+            "receipt_no": (done[2] or 0) + 1,
+            "token": secrets.token_urlsafe(16),
+            "day": day,
+            "till_session": session,
+        } | data
         event = tx.append("sale.completed", data, till=actor.till, staff=actor.staff)
         for member, balance in balances.items():
             spent = sum(

@@ -11,6 +11,7 @@ from edge.domain.members import MAX_TOP_UP, Member, normalise_phone
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
 from edge.services.catalog import Actor
+from edge.services.days import session_in_tx
 
 MEMBER_COLUMNS = "id, name, phone, card_no, tier, active"
 
@@ -102,6 +103,7 @@ async def top_up(
         if account is None or not account.member.active:
             raise NotFound(f"no active member {member_id}", code="unknown_member")
         balance = account.stored_value + amount + bonus
+        session, _ = session_in_tx(tx.conn, actor.till)  # the cash goes into a drawer
         tx.append(
             "stored_value.topped_up",
             {
@@ -111,6 +113,7 @@ async def top_up(
                 "bonus": bonus,
                 "balance": balance,
                 "tender": tender,
+                "till_session": session,
             },
             staff=actor.staff,
             till=actor.till,

@@ -21,6 +21,7 @@ from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.protocol.chain import Event
 from edge.services.catalog import Actor
 from edge.services.checkout import Checkout, PreparedSale, SaleRequest, read_event
+from edge.services.days import session_in_tx
 from edge.services.members import account_in_tx
 
 
@@ -144,6 +145,7 @@ class Returns:
                     "grams": grams,
                     "amount": amount,
                     "tax": tax,
+                    "tax_rate_bp": original["tax_rate_bp"],
                     "restock": item.restock and original["stock"] is not None,
                 }
             )
@@ -265,9 +267,14 @@ class Returns:
                 )
             sale = None if exchange is None else self.checkout.record(tx, exchange).event
             return ReturnRecord(read_event(tx.conn, done[0]), replayed=True, sale=sale)
-        last = tx.conn.execute("SELECT last FROM documents WHERE id = 1").fetchone()
-        data = {"receipt_no": (last[0] if last else 0) + 1} | data
         actor = request.actor
+        session, day = session_in_tx(tx.conn, actor.till)
+        last = tx.conn.execute("SELECT last FROM documents WHERE id = 1").fetchone()
+        data = {
+            "receipt_no": (last[0] if last else 0) + 1,
+            "day": day,
+            "till_session": session,
+        } | data
         event = tx.append("sale.returned", data, till=actor.till, staff=actor.staff)
         for refund in data["refunds"]:
             if refund["kind"] == "stored_value":

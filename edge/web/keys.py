@@ -7,6 +7,7 @@ from aiohttp import web
 from edge.ledger.ledger import Ledger
 from edge.services.auth import Auth, Principal
 from edge.services.checkout import Checkout
+from edge.services.days import Days
 from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web.api import Api
@@ -19,4 +20,5 @@ APIS = web.AppKey("apis", list[Api])
 CHECKOUT = web.AppKey("checkout", Checkout)
 RETURNS = web.AppKey("returns", Returns)
 AUTH = web.AppKey("auth", Auth)
+DAYS = web.AppKey("days", Days)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -11,7 +11,7 @@ from edge.domain.members import member_from_fields
 from edge.services import members
 from edge.web.api import Api, query_param, read_json
 from edge.web.auth import actor
-from edge.web.keys import LEDGER
+from edge.web.keys import DAYS, LEDGER
 from edge.web.sales import UUID
 from edge.web.schema import Schema
 
@@ -117,6 +117,7 @@ async def lookup_member(request: web.Request) -> web.Response:
 async def post_top_up(request: web.Request) -> web.Response:
     """Add money (and a bonus) to a member's stored value."""
     body = await read_json(request, TOP_UP_SCHEMA)
+    request.app[DAYS].check_hours()
     result = await members.top_up(
         request.app[LEDGER],
         top_up_id=body["id"].lower(),

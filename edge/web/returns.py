@@ -13,7 +13,7 @@ from edge.services.checkout import SaleRequest, fingerprint
 from edge.services.returns import ReturnLine, ReturnRecord, ReturnRequest
 from edge.web.api import Api, read_json
 from edge.web.auth import actor, require
-from edge.web.keys import CHECKOUT, RETURNS, SETTINGS
+from edge.web.keys import CHECKOUT, DAYS, RETURNS, SETTINGS
 from edge.web.sales import (
     BASKET_PROPERTIES,
     SALE_RESPONSE,
@@ -158,6 +158,7 @@ def _answer(request: web.Request, record: ReturnRecord) -> web.Response:
 async def create_return(request: web.Request) -> web.Response:
     """Refund returned goods to the original tenders."""
     body = await read_json(request, RETURN_SCHEMA)
+    request.app[DAYS].check_hours()
     sale_id, receipt = _original(request, body)
     record = await request.app[RETURNS].return_items(
         _return_request(request, body, sale_id, receipt, void=False)
@@ -177,6 +178,7 @@ async def create_return(request: web.Request) -> web.Response:
 async def void_sale(request: web.Request) -> web.Response:
     """Reverse a sale in full."""
     body = await read_json(request, VOID_SCHEMA)
+    request.app[DAYS].check_hours()
     sale_id = request.match_info["sale_id"].lower()
     sale = await request.app[CHECKOUT].sale_event(sale_id=sale_id)
     if sale.data["total"] > request.app[SETTINGS].auth.void_limit:
@@ -207,6 +209,7 @@ async def void_sale(request: web.Request) -> web.Response:
 async def create_exchange(request: web.Request) -> web.Response:
     """Record a return and the new sale it pays for, in one ledger command."""
     body = await read_json(request, EXCHANGE_SCHEMA)
+    request.app[DAYS].check_hours()
     sale_id, receipt = _original(request, body)
     new = body["new"]
     exchange = SaleRequest(

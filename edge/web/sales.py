@@ -15,7 +15,7 @@ from edge.services.basket import BasketRequest, LineRequest
 from edge.services.checkout import SaleRequest, fingerprint
 from edge.web.api import Api, read_json
 from edge.web.auth import actor, require
-from edge.web.keys import CHECKOUT, SETTINGS
+from edge.web.keys import CHECKOUT, DAYS, SETTINGS
 from edge.web.schema import Schema
 
 api = Api("sales")
@@ -254,6 +254,7 @@ async def price_basket(request: web.Request) -> web.Response:
 async def create_sale(request: web.Request) -> web.Response:
     """Record a sale; a retry with the same id and body returns the same sale."""
     body = await read_json(request, SALE_SCHEMA)
+    request.app[DAYS].check_hours()
     approved_by = await approvals(request, body)
     tenders = tuple(
         TenderInput(t["kind"], t["amount"], t.get("presented"), t.get("code"))

@@ -70,8 +70,14 @@ def new_id() -> str:
     return str(uuid.uuid4())
 
 
-async def stock_up(client: TestClient, *, promotion: bool = True, member: bool = True) -> None:
-    """Load the catalog (and the promotion and member) through the API."""
+async def stock_up(
+    client: TestClient,
+    *,
+    promotion: bool = True,
+    member: bool = True,
+    till_float: int | None = 10_000,
+) -> None:
+    """Load the catalog (and the promotion and member) and open the client's till."""
     for category in CATEGORIES:
         response = await client.put(f"/api/v1/categories/{category}", json={"name_zh": category})
         assert response.status == 201, await response.text()
@@ -83,6 +89,9 @@ async def stock_up(client: TestClient, *, promotion: bool = True, member: bool =
         assert response.status == 201, await response.text()
     if member:
         response = await client.put("/api/v1/members/M1", json=MEMBER)
+        assert response.status == 201, await response.text()
+    if till_float is not None:
+        response = await client.post("/api/v1/till/open", json={"float": till_float})
         assert response.status == 201, await response.text()
 
 

@@ -62,7 +62,7 @@ async def manager_client(make_client: Callable[..., Any], **auth: Any) -> TestCl
     """A client with a manager token, a stocked catalog and the staff of a small store."""
     client: TestClient = await make_client(**auth)
     _MANAGER_TOKENS[id(client)] = await authorize(client, role="manager", till=None, name="office")
-    await stock_up(client)
+    await stock_up(client, till_float=None)
     for sid, role, pin in (("C01", "cashier", "1470"), ("S01", "supervisor", "2468")):
         body = {"name": sid, "role": role, "pin": pin}
         response = await client.put(f"/api/v1/staff/{sid}", json=body)
@@ -98,6 +98,13 @@ async def sign_in(client: TestClient, csrf: str, staff: str, pin: str) -> tuple[
         "/api/v1/session", json={"staff": staff, "pin": pin}, headers={CSRF_HEADER: csrf}
     )
     return response.status, await response.json()
+
+
+async def open_till(client: TestClient, csrf: str) -> None:
+    response = await client.post(
+        "/api/v1/till/open", json={"float": 0}, headers={CSRF_HEADER: csrf}
+    )
+    assert response.status == 201, await response.text()
 
 
 def events(client: TestClient, event_type: str) -> list[tuple[str | None, str | None, str]]:
@@ -216,6 +223,7 @@ async def test_an_unpaired_browser_cannot_sell_and_a_paired_one_sells_signed_in(
     assert (session["till"], session["staff"], session["role"]) == ("T03", "C01", "cashier")
     assert "sale.create" in session["permissions"] and "sale.return" not in session["permissions"]
 
+    await open_till(client, csrf)
     forged = await client.post("/api/v1/sales", json=sale)
     assert (forged.status, (await forged.json())["error"]["code"]) == (403, "csrf")
     cross = await client.post(
@@ -288,6 +296,7 @@ async def test_a_supervisor_approves_an_override_on_the_cashiers_till(
     csrf = await pair(client, "T01")
     as_till(client)
     assert (await sign_in(client, csrf, "C01", "1470"))[0] == 200
+    await open_till(client, csrf)
     override = {"unit_price": 200, "reason": "dented can"}
     sale = {
         "id": new_id(),
@@ -324,6 +333,7 @@ async def test_a_cashier_voids_small_sales_alone_and_large_ones_with_approval(
     csrf = await pair(client, "T01")
     as_till(client)
     assert (await sign_in(client, csrf, "C01", "1470"))[0] == 200
+    await open_till(client, csrf)
     headers = {CSRF_HEADER: csrf}
     small, large = new_id(), new_id()
     for sale_id, quantity in ((small, 1), (large, 5)):
