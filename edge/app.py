@@ -20,6 +20,7 @@ from edge.services.auth import Auth, store_pepper
 from edge.services.basket import Pricing
 from edge.services.checkout import Checkout
 from edge.services.days import Days
+from edge.services.office import Office
 from edge.services.payments import SimulatedTerminal
 from edge.services.returns import Returns
 from edge.settings import Settings
@@ -30,6 +31,7 @@ from edge.web import (
     days,
     health,
     members,
+    office,
     openapi,
     promotions,
     receipts,
@@ -37,7 +39,17 @@ from edge.web import (
     sales,
 )
 from edge.web.errors import error_middleware
-from edge.web.keys import APIS, AUTH, CHECKOUT, DAYS, LEDGER, READINESS, RETURNS, SETTINGS
+from edge.web.keys import (
+    APIS,
+    AUTH,
+    CHECKOUT,
+    DAYS,
+    LEDGER,
+    OFFICE,
+    READINESS,
+    RETURNS,
+    SETTINGS,
+)
 from edge.web.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -99,6 +111,7 @@ def create_app(
         app[AUTH] = Auth(ledger, settings.auth, store_pepper(settings), clock)
         hours = parse_hours(settings.hours.week(), settings.hours.holiday_list())
         app[DAYS] = Days(ledger, hours, settings.tz, clock)
+        app[OFFICE] = Office(ledger, settings.tz, clock)
         verifier = asyncio.create_task(_verify_at_start(ledger, readiness), name="verify")
         yield
         verifier.cancel()
@@ -111,6 +124,7 @@ def create_app(
         health.api,
         auth.api,
         days.api,
+        office.api,
         openapi.api,
         catalog.api,
         promotions.api,

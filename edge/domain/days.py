@@ -244,3 +244,44 @@ def parse_hours(week: Mapping[str, str], holidays: Sequence[str]) -> Hours:
     except ValueError as err:
         raise InvalidInput(f"holidays: {err}", code="bad_hours") from err
     return Hours(table, closed)
+
+
+# --- staff performance -------------------------------------------------------------------
+
+
+def staff_performance(
+    events: Iterable[tuple[str, Mapping[str, Any], str | None]],
+    sellers: Mapping[str, str | None],
+    commission_bp: Mapping[str, int],
+) -> list[dict[str, Any]]:
+    """Sum sales per staff member: tickets, items, gross, returns, net, average, commission.
+
+    A return counts against whoever made the original sale (`sellers`: sale id -> staff);
+    commission is the net times the staff member's rate in basis points, rounded down.
+    """
+    rows: dict[str, dict[str, int]] = {}
+
+    def row(staff: str | None) -> dict[str, int]:
+        return rows.setdefault(staff or "-", {"tickets": 0, "items": 0, "gross": 0, "returned": 0})
+
+    for event_type, data, staff in events:
+        if event_type == "sale.completed":
+            r = row(staff)
+            r["tickets"] += 1
+            r["items"] += sum(line["quantity"] for line in data["lines"])
+            r["gross"] += data["total"]
+        elif event_type == "sale.returned":
+            row(sellers.get(data["sale"], staff))["returned"] += data["amount"] - data["rounding"]
+    report = []
+    for staff, r in sorted(rows.items()):
+        net = r["gross"] - r["returned"]
+        report.append(
+            {
+                "staff": staff,
+                **r,
+                "net": net,
+                "average_ticket": r["gross"] // r["tickets"] if r["tickets"] else 0,
+                "commission": net * commission_bp.get(staff, 0) // 10_000,
+            }
+        )
+    return report

@@ -53,7 +53,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "staff.write": _MANAGER,
     "till.manage": _RUNNING,  # pairing codes, unpairing
     "token.manage": _RUNNING,
-    "session.own": _EVERYONE,  # see and end one's own session
+    "session.own": _EVERYONE,  # one's own session, clocking in and out, the rota
+    "expense.write": _SUPERVISING,
+    "feedback.write": _SELLING,  # take down a shopper's complaint or suggestion
+    "feedback.manage": _SUPERVISING,  # assign, follow up and resolve it
 }
 
 STAFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")

@@ -8,6 +8,7 @@ from edge.ledger.ledger import Ledger
 from edge.services.auth import Auth, Principal
 from edge.services.checkout import Checkout
 from edge.services.days import Days
+from edge.services.office import Office
 from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web.api import Api
@@ -21,4 +22,5 @@ CHECKOUT = web.AppKey("checkout", Checkout)
 RETURNS = web.AppKey("returns", Returns)
 AUTH = web.AppKey("auth", Auth)
 DAYS = web.AppKey("days", Days)
+OFFICE = web.AppKey("office", Office)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -217,6 +217,8 @@ def return_json(request: web.Request, event: Event) -> dict[str, Any]:
         "original_receipt": receipt_number(store, data["original_receipt_no"]),
         "seq": event.seq,
         "ts": event.ts,
+        "till": event.till,
+        "staff": event.staff,
         **{k: v for k, v in data.items() if k not in HIDDEN},
     }
 

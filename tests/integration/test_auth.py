@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,107 +14,21 @@ from edge.app import create_app
 from edge.domain.staff import PERMISSIONS, PUBLIC, ROLES, TILL, may
 from edge.services.auth import SIGN_IN_REFUSED
 from edge.services.catalog import Actor
-from edge.settings import AuthSettings, Settings
+from edge.settings import Settings
 from edge.web.api import operation_of
 from edge.web.auth import APPROVAL_HEADER, CSRF_HEADER, TILL_COOKIE
 from edge.web.keys import AUTH, LEDGER
-from tests.integration.checkout_store import new_id, stock_up
-from tests.integration.conftest import authorize
-
-
-class FakeClock:
-    """A store clock the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **kwargs: float) -> None:
-        self.now += timedelta(**kwargs)
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def make_client(aiohttp_client: Any, settings: Settings, clock: FakeClock) -> Callable[..., Any]:
-    async def make(**auth: Any) -> TestClient:
-        tuned = Settings(
-            store=settings.store,
-            paths=settings.paths,
-            auth=AuthSettings(**auth) if auth else settings.auth,
-        )
-        client: TestClient = await aiohttp_client(create_app(tuned, clock=clock))
-        return client
-
-    return make
-
-
-_MANAGER_TOKENS: dict[int, str] = {}
-
-
-async def manager_client(make_client: Callable[..., Any], **auth: Any) -> TestClient:
-    """A client with a manager token, a stocked catalog and the staff of a small store."""
-    client: TestClient = await make_client(**auth)
-    _MANAGER_TOKENS[id(client)] = await authorize(client, role="manager", till=None, name="office")
-    await stock_up(client, till_float=None)
-    for sid, role, pin in (("C01", "cashier", "1470"), ("S01", "supervisor", "2468")):
-        body = {"name": sid, "role": role, "pin": pin}
-        response = await client.put(f"/api/v1/staff/{sid}", json=body)
-        assert response.status == 201, await response.text()
-    return client
-
-
-async def pair(client: TestClient, till: str) -> str:
-    """Pair the client's browser as `till` with a code the manager made; return the CSRF token."""
-    made = await client.post("/api/v1/tills/pairings", json={"till": till})
-    assert made.status == 201, await made.text()
-    code = (await made.json())["code"]
-    client.session.headers.pop("Authorization", None)
-    paired = await client.post("/api/v1/tills/pair", json={"code": code})
-    assert paired.status == 201, await paired.text()
-    cookie = paired.cookies[TILL_COOKIE]
-    assert cookie["httponly"] and cookie["samesite"] == "Strict"
-    again = await client.post("/api/v1/tills/pair", json={"code": code})
-    assert (again.status, (await again.json())["error"]["code"]) == (401, "bad_pairing_code")
-    return str((await paired.json())["csrf"])
-
-
-def as_manager(client: TestClient) -> None:
-    client.session.headers["Authorization"] = f"Bearer {_MANAGER_TOKENS[id(client)]}"
-
-
-def as_till(client: TestClient) -> None:
-    client.session.headers.pop("Authorization", None)
-
-
-async def sign_in(client: TestClient, csrf: str, staff: str, pin: str) -> tuple[int, Any]:
-    response = await client.post(
-        "/api/v1/session", json={"staff": staff, "pin": pin}, headers={CSRF_HEADER: csrf}
-    )
-    return response.status, await response.json()
-
-
-async def open_till(client: TestClient, csrf: str) -> None:
-    response = await client.post(
-        "/api/v1/till/open", json={"float": 0}, headers={CSRF_HEADER: csrf}
-    )
-    assert response.status == 201, await response.text()
-
-
-def events(client: TestClient, event_type: str) -> list[tuple[str | None, str | None, str]]:
-    conn = sqlite3.connect(client.server.app[LEDGER].path)
-    try:
-        return conn.execute(
-            "SELECT till, staff, data FROM journal WHERE type = ? ORDER BY seq", (event_type,)
-        ).fetchall()
-    finally:
-        conn.close()
-
+from tests.integration.checkout_store import new_id
+from tests.integration.conftest import FakeClock, authorize
+from tests.integration.tills import (
+    as_manager,
+    as_till,
+    events,
+    manager_client,
+    open_till,
+    pair,
+    sign_in,
+)
 
 SALE_LINES = [{"code": "6901234567892", "quantity": 1}]
 

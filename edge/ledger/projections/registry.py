@@ -6,9 +6,19 @@ from edge.ledger.projections import Projector
 from edge.ledger.projections.catalog import CATALOG
 from edge.ledger.projections.days import DAYS
 from edge.ledger.projections.members import MEMBERS
+from edge.ledger.projections.office import OFFICE
 from edge.ledger.projections.sales import SALES
 from edge.ledger.projections.staff import STAFF
 from edge.ledger.projections.stock import STOCK
 from edge.ledger.projections.store import STORE
 
-DEFAULT_PROJECTORS: tuple[Projector, ...] = (STORE, CATALOG, MEMBERS, SALES, STOCK, STAFF, DAYS)
+DEFAULT_PROJECTORS: tuple[Projector, ...] = (
+    STORE,
+    CATALOG,
+    MEMBERS,
+    SALES,
+    STOCK,
+    STAFF,
+    DAYS,
+    OFFICE,
+)
