@@ -312,3 +312,26 @@ async def test_a_revoked_token_and_an_unpaired_till_stop_working(
     as_till(client)
     gone = await client.get("/api/v1/session", headers={CSRF_HEADER: csrf})
     assert gone.status == 401
+
+
+async def test_a_badge_signs_in_and_an_unknown_badge_gets_the_same_refusal(
+    make_client: Callable[..., Any],
+) -> None:
+    client = await manager_client(make_client)
+    with_badge = {"name": "C01", "role": "cashier", "badge": "QR-7731-0042"}
+    assert (await client.put("/api/v1/staff/C01", json=with_badge)).status == 200
+    taken = await client.put(
+        "/api/v1/staff/S01", json={"name": "S01", "role": "supervisor", "badge": "QR-7731-0042"}
+    )
+    assert (taken.status, (await taken.json())["error"]["code"]) == (409, "badge_conflict")
+    csrf = await pair(client, "T01")
+    as_till(client)
+    headers = {CSRF_HEADER: csrf}
+    wrong = await client.post("/api/v1/session", json={"badge": "QR-0000-0000"}, headers=headers)
+    assert (wrong.status, (await wrong.json())["error"]["message"]) == (401, SIGN_IN_REFUSED)
+    right = await client.post("/api/v1/session", json={"badge": "QR-7731-0042"}, headers=headers)
+    assert right.status == 200, await right.text()
+    assert (await right.json())["staff"] == "C01"
+    signed = events(client, "auth.signed_in")
+    assert '"method":"badge"' in signed[-1][2]
+    assert "QR-7731-0042" not in str(events(client, "staff.saved"))
