@@ -21,7 +21,6 @@ from edge.domain.pricing import price_basket as price_with_rules
 from edge.domain.promotions import Promotion
 from edge.domain.tax import TaxPolicy
 from edge.ledger.ledger import Ledger
-from edge.protocol.chain import Event
 
 _COLUMNS = (
     "p.id, p.name_zh, p.name_en, p.category, p.tax_class, p.list_price, p.member_price,"
@@ -68,33 +67,34 @@ class _Key:
     value: str
 
 
+# the committed seq of the last change to products (and barcodes) and to promotions: a cache
+# built at an older one is stale, whichever process or connection made the change
+_VERSIONS = (
+    "SELECT (SELECT max(seq) FROM journal WHERE type = 'catalog.product_saved'),"
+    " (SELECT max(seq) FROM journal WHERE type = 'catalog.promotion_saved')"
+)
+
+
 class PromotionCache:
-    """The live promotions, read once and dropped whenever a promotion changes."""
+    """The live promotions, read once per change (the seq of the last promotion event)."""
 
     def __init__(self, ledger: Ledger) -> None:
         """Remember the ledger; nothing is read until first use."""
         self._ledger = ledger
-        self._promotions: tuple[Promotion, ...] | None = None
-        self._generation = 0
+        self._promotions: tuple[Promotion, ...] = ()
+        self._version: int | None = -1
 
-    def on_commit(self, events: list[Event]) -> None:
-        """Drop the cache when a committed group changed a promotion."""
-        if any(event.type == "catalog.promotion_saved" for event in events):
-            self._promotions = None
-            self._generation += 1
-
-    async def get(self) -> tuple[Promotion, ...]:
-        """Return the active promotions (one query after each change)."""
-        if self._promotions is not None:
+    async def get(self, version: int | None) -> tuple[Promotion, ...]:
+        """Return the active promotions as of `version` (one query after each change)."""
+        if version == self._version:
             return self._promotions
-        generation = self._generation
         rows = await self._ledger.reader.fetch_all(
             "SELECT data FROM promotions WHERE active = 1 ORDER BY id"
         )
-        promotions = tuple(Promotion.from_data(json.loads(row[0])) for row in rows)
-        if generation == self._generation:
-            self._promotions = promotions
-        return promotions
+        # read at `version` or later: if later, the next call sees a newer version and reads again
+        self._promotions = tuple(Promotion.from_data(json.loads(row[0])) for row in rows)
+        self._version = version
+        return self._promotions
 
 
 def _key_for(
@@ -179,11 +179,12 @@ def _line_input(
 
 
 class BasketPricer:
-    """Prices baskets with the store's rules, from caches that follow the ledger's commits.
+    """Prices baskets with the store's rules, from caches checked against the journal.
 
-    Products are read once per lookup key and kept until a committed group saves a product
-    (listeners run on the event loop after the COMMIT, so a read racing a change is dropped
-    with it); parsed codes are kept by their text (parsing depends only on the store's
+    Products are read once per lookup key and kept while no product was saved since: every
+    basket first reads the seq of the last product and promotion change (two index lookups)
+    and drops what is older, so a change committed by any connection or process prices the
+    very next basket. Parsed codes are kept by their text (parsing depends only on the store's
     layouts). Both caches are bounded: past their limit they start again empty.
     """
 
@@ -195,14 +196,16 @@ class BasketPricer:
         self.pricing = pricing
         self.promotions = PromotionCache(ledger)
         self._rows: dict[_Key, tuple[Any, ...] | None] = {}
+        self._rows_version: int | None = -1
         self._codes: dict[str, tuple[_Key, ParsedBarcode | None]] = {}
-        ledger.listen(self.on_commit)
 
-    def on_commit(self, events: list[Event]) -> None:
-        """Drop cached products when a product changed; tell the promotion cache."""
-        if any(event.type.startswith("catalog.product") for event in events):
+    def _versions(self) -> tuple[int | None, int | None]:
+        """Return the seqs of the last product and promotion changes; drop stale products."""
+        products, promotions = self.ledger.reader.quick(_VERSIONS)[0]
+        if products != self._rows_version:
             self._rows = {}
-        self.promotions.on_commit(events)
+            self._rows_version = products
+        return products, promotions
 
     def _key(self, line: LineRequest) -> tuple[_Key, ParsedBarcode | None]:
         """Return a line's lookup key, parsing each distinct code once."""
@@ -242,6 +245,7 @@ class BasketPricer:
         self, basket: BasketRequest, at: datetime, *, member: bool
     ) -> tuple[list[LineInput], PricedBasket]:
         """Price a basket request on the server with the store's promotions and tax."""
+        _, promotions = self._versions()
         inputs = self.resolve_lines(basket.lines)
         priced = price_with_rules(
             BasketInput(
@@ -251,7 +255,7 @@ class BasketPricer:
                 coupons=basket.coupons,
                 discount=basket.discount,
             ),
-            await self.promotions.get(),
+            await self.promotions.get(promotions),
             self.pricing.policy,
             self.pricing.tz,
         )

@@ -12,7 +12,7 @@ from edge.app import create_app
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
 from edge.settings import Settings
 from edge.web.keys import LEDGER
-from tests.integration.checkout_store import head, new_id, stock_up, weight_label
+from tests.integration.checkout_store import SPEND_SAVE, head, new_id, stock_up, weight_label
 from tests.integration.conftest import authorize
 
 
@@ -330,6 +330,17 @@ async def test_a_catalog_change_prices_the_next_basket(client: TestClient) -> No
     for code in ("6901234567823", new_code):
         status, priced = await price({"code": code})
         assert (status, priced["subtotal"], priced["lines"][0]["product"]) == (200, 700, "CHIPS")
+
+    four = await client.post(
+        "/api/v1/baskets/price", json={"lines": [{"code": new_code, "quantity": 4}]}
+    )
+    assert (await four.json())["discount_total"] == 300  # spend 20 save 3
+    ended = await client.put("/api/v1/promotions/SPEND20", json=SPEND_SAVE | {"active": False})
+    assert ended.status in (200, 201), await ended.text()
+    four = await client.post(
+        "/api/v1/baskets/price", json={"lines": [{"code": new_code, "quantity": 4}]}
+    )
+    assert (await four.json())["discount_total"] == 0
 
     retired = await client.put(
         "/api/v1/products/CHIPS", json=chips | {"active": False, "barcodes": ["6901234567823"]}
