@@ -72,10 +72,14 @@ def create_app(
     *,
     clock: Callable[[], datetime] = utc_clock,
     payments: PaymentProvider | None = None,
+    shared: bool = False,
+    worker: bool = False,
 ) -> web.Application:
     """Build the store server's web application (nothing is opened until it starts).
 
     `payments` is the card/QR provider; without one the built-in simulator answers.
+    `shared`: other processes of this server write to the ledger too; `worker`: this is one
+    of them (its primary holds the store's writer lock).
     """
     app = web.Application(
         middlewares=[error_middleware, auth.auth_middleware], client_max_size=MAX_BODY_BYTES
@@ -92,6 +96,8 @@ def create_app(
             clock=clock,
             max_group=settings.ledger.max_group,
             readers=settings.ledger.readers,
+            shared=shared or worker,
+            exclusive=not worker,
         )
         await ledger.start()
         app[LEDGER] = ledger

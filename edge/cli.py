@@ -119,7 +119,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from edge.server import run_server  # noqa: PLC0415 - keeps `edge --help` fast
 
     settings = _settings(args)
-    asyncio.run(run_server(settings))
+    asyncio.run(run_server(settings, worker=args.worker))
     return EXIT_OK
 
 
@@ -366,7 +366,9 @@ def build_parser() -> argparse.ArgumentParser:
         return command
 
     add("init", cmd_init, "create the data directory and ledger").add_argument("--config")
-    add("serve", cmd_serve, "run the store server").add_argument("--config")
+    serve = add("serve", cmd_serve, "run the store server")
+    serve.add_argument("--config")
+    serve.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     demo = add("demo", cmd_demo, "run a complete demo store in the foreground")
     demo.add_argument("--data", default=".demo", help="demo data directory (default .demo)")
     demo.add_argument("--port", type=int, default=8080, help="HTTP port (0 picks a free one)")

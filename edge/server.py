@@ -1,11 +1,23 @@
-"""Running the server in the foreground until SIGINT/SIGTERM (`edge serve`, `edge demo`)."""
+"""Running the server in the foreground until SIGINT/SIGTERM (`edge serve`, `edge demo`).
+
+With `[http] workers = N` (N > 1) the process that starts is the primary: it holds the store's
+writer lock, opens the ledger in shared mode and serves HTTP, then starts N-1 worker processes
+(`edge serve --worker`) that serve the same port (SO_REUSEPORT: the kernel spreads the tills'
+connections) and write to the same ledger file in turns, group by group. The primary restarts a
+worker that dies and stops them all when it stops; a worker whose primary is gone stops too.
+Anything that must run once per store (devices, the HQ link) belongs in the primary.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import os
 import signal
+import subprocess
+import sys
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
@@ -19,6 +31,9 @@ from edge.web.keys import READINESS
 log = logging.getLogger(__name__)
 
 OnReady = Callable[[web.Application, str], Awaitable[None]]
+READY_FD_ENV = "EDGE_WORKER_READY_FD"  # a worker writes one line there once it serves
+WORKER_STOP_TIMEOUT_S = 15.0
+RESTART_DELAY_S = 1.0
 
 
 async def run_server(
@@ -27,29 +42,143 @@ async def run_server(
     clock: Callable[[], datetime] = utc_clock,
     on_ready: OnReady | None = None,
     stop: asyncio.Event | None = None,
+    worker: bool = False,
 ) -> None:
     """Serve until a signal (or `stop`) arrives; call `on_ready(app, base_url)` once ready."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    app = create_app(settings, clock=clock)
+    workers = settings.http.workers
+    if workers > 1 and not worker and settings.source is None:
+        raise RuntimeError("http.workers > 1 needs the settings file the workers can read")
+    app = create_app(settings, clock=clock, shared=workers > 1, worker=worker)
+    serving: set[int] = set()
+    if workers > 1 and not worker:
+        app[READINESS].require("workers")
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
+    tasks: list[asyncio.Task[None]] = []
     try:
-        site = web.TCPSite(runner, settings.http.host, settings.http.port)
+        site = web.TCPSite(
+            runner, settings.http.host, settings.http.port, reuse_port=workers > 1 or None
+        )
         await site.start()
         host, port = runner.addresses[0][:2]
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         base_url = f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
-        log.info("serving store %s on %s", settings.store.id, base_url)
-        waiter = asyncio.create_task(_when_ready(app, base_url, on_ready, stop))
+        if worker:
+            log.info("worker %d serving store %s on %s", os.getpid(), settings.store.id, base_url)
+            tasks.append(asyncio.create_task(_orphan_watch(stop)))
+            tasks.append(asyncio.create_task(_when_ready(app, base_url, _tell_primary, stop)))
+        else:
+            log.info("serving store %s on %s", settings.store.id, base_url)
+            tasks.append(asyncio.create_task(_when_ready(app, base_url, on_ready, stop)))
+            tasks.extend(
+                asyncio.create_task(
+                    _keep_worker(app, settings, port, number, serving=serving, stop=stop)
+                )
+                for number in range(1, workers)
+            )
         await stop.wait()
-        waiter.cancel()
     finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+
+
+async def _tell_primary(_app: web.Application, _base_url: str) -> None:
+    """In a worker: tell the primary this worker serves (one line on the ready pipe)."""
+    fd = os.environ.get(READY_FD_ENV)
+    if fd is not None and fd.isdigit():
+        with contextlib.suppress(OSError):
+            os.write(int(fd), b"ready\n")
+            os.close(int(fd))
+
+
+def _workers_state(app: web.Application, serving: set[int], wanted: int) -> None:
+    """Set the primary's `workers` readiness check from the workers serving now."""
+    app[READINESS].set(
+        "workers", ok=len(serving) == wanted, detail=f"{len(serving)} of {wanted} workers serving"
+    )
+
+
+async def _keep_worker(
+    app: web.Application,
+    settings: Settings,
+    port: int,
+    number: int,
+    *,
+    serving: set[int],
+    stop: asyncio.Event,
+) -> None:
+    """Run worker `number` on the primary's port; start it again if it dies."""
+    argv = [sys.executable, "-m", "edge", "serve", "--config", str(settings.source), "--worker"]
+    wanted = settings.http.workers - 1
+    loop = asyncio.get_running_loop()
+    while not stop.is_set():
+        read_end, write_end = os.pipe()
+        env = os.environ | {
+            "EDGE_HTTP_PORT": str(port),  # the port the primary really got
+            READY_FD_ENV: str(write_end),
+        }
+        try:
+            child = await asyncio.create_subprocess_exec(
+                *argv, stdin=subprocess.DEVNULL, env=env, pass_fds=(write_end,)
+            )
+        finally:
+            os.close(write_end)
+        log.info("started worker %d (pid %d)", number, child.pid)
+        reader = asyncio.StreamReader()
+        pipe, _ = await loop.connect_read_pipe(
+            lambda reader=reader: asyncio.StreamReaderProtocol(reader),  # type: ignore[misc]
+            os.fdopen(read_end, "rb", buffering=0),
+        )
+        try:
+            if await reader.readline():  # empty: it exited before serving
+                serving.add(number)
+                _workers_state(app, serving, wanted)
+            code = await child.wait()
+        except asyncio.CancelledError:
+            await _stop_child(child)
+            raise
+        finally:
+            pipe.close()
+            serving.discard(number)
+            if not stop.is_set():
+                _workers_state(app, serving, wanted)
+        if stop.is_set():
+            return
+        log.error("worker %d (pid %d) exited with %s; starting it again", number, child.pid, code)
+        await asyncio.sleep(RESTART_DELAY_S)
+
+
+async def _stop_child(child: asyncio.subprocess.Process) -> None:
+    """SIGTERM a worker we started, then SIGKILL it if it does not stop in time."""
+    if child.returncode is not None:
+        return
+    child.terminate()
+    try:
+        await asyncio.wait_for(child.wait(), WORKER_STOP_TIMEOUT_S)
+    except TimeoutError:
+        log.warning("worker pid %d did not stop; killing it", child.pid)
+        child.kill()
+        await child.wait()
+
+
+async def _orphan_watch(stop: asyncio.Event) -> None:
+    """Stop this worker when its primary is gone (it was re-parented)."""
+    parent = os.getppid()
+    while not stop.is_set():
+        await asyncio.sleep(1.0)
+        if os.getppid() != parent:
+            log.error("primary process %d is gone; worker %d stops", parent, os.getpid())
+            stop.set()
 
 
 async def _when_ready(

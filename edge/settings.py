@@ -78,6 +78,7 @@ class HttpSettings:
 
     host: str = "0.0.0.0"  # noqa: S104 - the store server serves the store LAN
     port: int = 8080
+    workers: int = 1  # processes serving HTTP; more than 1 shares the ledger file (see README)
 
 
 @dataclass(frozen=True)
@@ -243,6 +244,7 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "store.timezone": _valid_timezone,
     "store.locale": lambda v: "" if v in LOCALES else f"must be one of {', '.join(LOCALES)}",
     "http.port": lambda v: "" if 0 <= v <= 65535 else "must be between 0 and 65535",
+    "http.workers": lambda v: "" if 1 <= v <= 16 else "must be between 1 and 16",
     "ledger.max_group": lambda v: "" if 1 <= v <= 10_000 else "must be between 1 and 10000",
     "ledger.readers": lambda v: "" if 1 <= v <= 32 else "must be between 1 and 32",
     "tax.mode": lambda v: "" if v in TAX_MODES else f"must be one of {', '.join(TAX_MODES)}",

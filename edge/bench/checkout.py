@@ -65,6 +65,8 @@ READY_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 15.0
 HOST = "127.0.0.1"
 SALE_PATH = "/api/v1/sales"
+# the store server as it runs on this machine: one HTTP worker process per core, up to 2
+WORKERS = max(1, min(2, os.cpu_count() or 1))
 ECHO_PATH = "/echo"
 SCRIPT = Path(__file__).with_name("checkout.lua")
 
@@ -601,7 +603,7 @@ def bench_checkout(
         settings = Settings(
             store=STORE,
             paths=PathSettings(data_dir=workdir / "data"),
-            http=HttpSettings(host=HOST, port=store_port),
+            http=HttpSettings(host=HOST, port=store_port, workers=WORKERS),
         )
         config = workdir / "edge.toml"
         config.write_text(render_toml(settings), encoding="utf-8")

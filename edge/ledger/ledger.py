@@ -50,13 +50,25 @@ class Ledger:
         max_group: int = DEFAULT_MAX_GROUP,
         readers: int = 2,
         require_initialized: bool = True,
+        shared: bool = False,
+        exclusive: bool = True,
     ) -> None:
-        """Describe the ledger to open; `start()` opens it."""
+        """Describe the ledger to open; `start()` opens it.
+
+        `shared=True` when other processes of this server write to the same file too (see
+        LedgerWriter); `exclusive=False` for those worker processes, whose primary holds the
+        store's writer lock.
+        """
         self.path = path
         self.store_id = store_id
         self.projections = ProjectionSet(projectors)
         self.writer = LedgerWriter(
-            path, projections=self.projections, clock=clock, max_group=max_group
+            path,
+            projections=self.projections,
+            clock=clock,
+            max_group=max_group,
+            shared=shared,
+            exclusive=exclusive,
         )
         self.reader = LedgerReader(path, size=readers)
         self.require_initialized = require_initialized

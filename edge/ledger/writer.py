@@ -12,12 +12,20 @@ Running the statements on another thread would cost a hand-over of the interpret
 every statement, which under load costs more than the statements themselves. A command
 submitted with `offload=True` (an import chunk, anything long) runs with its whole group on
 the writer thread instead, so it never holds up the loop.
+
+Shared mode (`shared=True`) lets the server's worker processes each run a writer on the same
+file: a group first takes the ledger's group lock (an flock beside the database, taken on the
+writer thread) and opens its transaction, then reads the chain head the last group of any
+process left, runs, commits and releases the lock. Groups of different processes therefore
+follow each other exactly as groups of one process do, and the chain cannot fork.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
+import os
 import sqlite3
 from collections import deque
 from collections.abc import Callable
@@ -29,7 +37,7 @@ from typing import Any, TypeVar, cast
 from edge.ledger.checkpoint import Checkpointer
 from edge.ledger.errors import LedgerClosedError, LedgerCommitError, LedgerError
 from edge.ledger.journal import ChainState, Clock, Tx, journal_tail, recorded_head
-from edge.ledger.lock import WriterLock, acquire_writer_lock
+from edge.ledger.lock import WriterLock, acquire_writer_lock, lock_path
 from edge.ledger.maintenance import rebuild_projections
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.schema import connect, migrate
@@ -91,9 +99,18 @@ class LedgerWriter:
         projections: ProjectionSet,
         clock: Clock,
         max_group: int = DEFAULT_MAX_GROUP,
+        shared: bool = False,
+        exclusive: bool = True,
     ) -> None:
-        """Remember the ledger file and how to run; nothing is opened here."""
+        """Remember the ledger file and how to run; nothing is opened here.
+
+        `shared`: other processes write too (each group under the group lock);
+        `exclusive`: hold the store's writer lock (False only for the primary's workers).
+        """
         self.path = path
+        self.shared = shared
+        self.exclusive = exclusive
+        self._group_fd: int | None = None
         self.projections = projections
         self.clock = clock
         self.max_group = max_group
@@ -190,6 +207,8 @@ class LedgerWriter:
                         self._thread, self._commit_group, commands
                     )
                 else:
+                    if self.shared:  # waiting for the other processes happens off the loop
+                        await loop.run_in_executor(self._thread, self._begin)
                     ran, start = self._run_commands(commands)
                     outcomes, committed = await loop.run_in_executor(
                         self._thread, self._commit, ran, start
@@ -221,11 +240,15 @@ class LedgerWriter:
 
     def _open(self) -> None:
         """Take the writer lock, connect, migrate, refresh stale projections, load the head."""
-        self._lock = acquire_writer_lock(self.path)
+        self._lock = acquire_writer_lock(self.path) if self.exclusive else None
         try:
             conn = connect(self.path)
+            if self.shared:
+                group = lock_path(self.path).with_suffix(".group")
+                self._group_fd = os.open(group, os.O_RDWR | os.O_CREAT, 0o600)
         except BaseException:
-            self._lock.close()
+            if self._lock is not None:
+                self._lock.close()
             raise
         try:
             migrate(conn)
@@ -242,7 +265,8 @@ class LedgerWriter:
                 )
         except BaseException:
             conn.close()
-            self._lock.close()
+            if self._lock is not None:
+                self._lock.close()
             raise
         self._conn = conn
         self._chain = ChainState(*tail)
@@ -253,6 +277,9 @@ class LedgerWriter:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        if self._group_fd is not None:
+            os.close(self._group_fd)
+            self._group_fd = None
         if self._lock is not None:
             self._lock.close()
             self._lock = None
@@ -262,7 +289,28 @@ class LedgerWriter:
 
         Return each command's outcome and the events the COMMIT made durable.
         """
+        if self.shared:
+            self._begin()
         return self._commit(*self._run_commands(commands))
+
+    def _begin(self) -> None:
+        """Shared mode: take the group lock, open the transaction, load the current head."""
+        conn = self._conn
+        assert conn is not None and self._group_fd is not None  # noqa: S101 - opened
+        fcntl.flock(self._group_fd, fcntl.LOCK_EX)
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            self._chain.restore(journal_tail(conn))
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            fcntl.flock(self._group_fd, fcntl.LOCK_UN)
+            raise
+
+    def _release(self) -> None:
+        """Shared mode: let the other processes' groups go."""
+        if self._group_fd is not None:
+            fcntl.flock(self._group_fd, fcntl.LOCK_UN)
 
     def _run_commands(self, commands: list[Command[Any]]) -> tuple[list[object], tuple[int, str]]:
         """Open the group's transaction and run each command in its savepoint.
@@ -274,7 +322,8 @@ class LedgerWriter:
         outcomes: list[object] = []
         group_start = self._chain.snapshot()
         tx.appended = []
-        conn.execute("BEGIN IMMEDIATE")
+        if not self.shared:  # shared mode began the transaction under the group lock
+            conn.execute("BEGIN IMMEDIATE")
         for command in commands:
             before = self._chain.snapshot()
             mark = len(tx.appended)
@@ -305,8 +354,11 @@ class LedgerWriter:
     def _abandon(self, head: tuple[int, str]) -> None:
         """Roll back whatever a failed group left open and go back to the head before it."""
         conn, tx = self._conn, self._tx
-        if conn is not None and conn.in_transaction:
-            conn.execute("ROLLBACK")
+        try:
+            if conn is not None and conn.in_transaction:
+                conn.execute("ROLLBACK")
+        finally:
+            self._release()
         if tx is not None:
             tx.appended = []
         self._chain.restore(head)
@@ -323,13 +375,17 @@ class LedgerWriter:
             conn.execute("COMMIT")
         except sqlite3.Error as err:
             log.exception("ledger COMMIT failed")
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
+            try:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+            finally:
+                self._release()
             self._chain.restore(group_start)
             self.stats.failed_commits += 1
             tx.appended = []
             lost = LedgerCommitError(f"COMMIT failed, nothing was written: {err}")
             return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes], []
+        self._release()
         self.stats.count_group(len(outcomes))
         committed, tx.appended = tx.appended, []
         return outcomes, committed

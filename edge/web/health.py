@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import os
 
 from aiohttp import web
 
@@ -30,8 +31,8 @@ STORE_SCHEMA = {
 
 @api.route("GET", "/healthz", summary="Liveness: 200 while the server runs", permission="public")
 async def healthz(request: web.Request) -> web.Response:
-    """Answer while the event loop runs."""
-    return web.json_response({"status": "ok"})
+    """Answer while the event loop runs (with the process id: which worker answered)."""
+    return web.json_response({"status": "ok", "pid": os.getpid()})
 
 
 @api.route(

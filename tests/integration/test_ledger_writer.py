@@ -280,3 +280,43 @@ async def test_checkpoints_run_off_the_commit_path(ledger: Ledger, ledger_path: 
     conn = raw(ledger_path)
     assert conn.execute("SELECT count(*) FROM counters").fetchone()[0] == 1000
     assert verify_chain(conn).ok
+
+
+async def test_shared_writers_on_one_file_never_fork_the_chain(ledger_path: Path) -> None:
+    """Two writers in shared mode (as the server's worker processes run) take turns per group."""
+    first = Ledger(ledger_path, projectors=TEST_PROJECTORS, require_initialized=False, shared=True)
+    await first.start()
+    await first.submit(init_command)
+    second = Ledger(
+        ledger_path, projectors=TEST_PROJECTORS, shared=True, exclusive=False, max_group=7
+    )
+    await second.start()
+    try:
+        plan = [(first if i % 3 else second, f"w{i}", 1 + i % 2) for i in range(300)]
+        results = await asyncio.gather(
+            *(ledger.submit(add_counter(name, 1, events=n)) for ledger, name, n in plan)
+        )
+        assert first.writer.stats.groups > 1 and second.writer.stats.groups > 1
+    finally:
+        await second.stop()
+        await first.stop()
+    conn = raw(ledger_path)
+    seqs = [r[0] for r in conn.execute("SELECT seq FROM journal ORDER BY seq")]
+    assert seqs == list(range(1, 1 + 1 + sum(n for _, _, n in plan)))
+    assert verify_chain(conn).ok
+    for (_, name, n), got in zip(plan, results, strict=True):
+        stored = [
+            r[0]
+            for r in conn.execute(
+                "SELECT seq FROM journal WHERE json_extract(data, '$.name') = ? ORDER BY seq",
+                (name,),
+            )
+        ]
+        assert got == stored and len(got) == n
+    holder = Ledger(ledger_path, projectors=TEST_PROJECTORS, shared=True)
+    await holder.start()
+    try:  # the store's writer lock still keeps other programs out
+        with pytest.raises(LedgerBusyError):
+            await Ledger(ledger_path, projectors=TEST_PROJECTORS).start()
+    finally:
+        await holder.stop()

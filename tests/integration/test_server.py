@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 
 from aiohttp.test_utils import TestClient
 
@@ -27,7 +28,7 @@ async def wait_ready(client: TestClient, *, expect: int = 200) -> dict[str, obje
 async def test_health_ready_and_store(aiohttp_client, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     client = await aiohttp_client(create_app(settings))
     response = await client.get("/healthz")
-    assert (response.status, await response.json()) == (200, {"status": "ok"})
+    assert (response.status, await response.json()) == (200, {"status": "ok", "pid": os.getpid()})
     body = await wait_ready(client)
     assert body["ready"] is True
     response = await client.get("/api/v1/store")
