@@ -15,6 +15,7 @@ from edge.protocol.chain import (
     GENESIS_HASH,
     Event,
     EventDataError,
+    PreparedData,
     canonical_event,
     chain_hash,
     check_data,
@@ -119,7 +120,7 @@ class Tx:
     def append(
         self,
         event_type: str,
-        data: Mapping[str, Any],
+        data: Mapping[str, Any] | PreparedData,
         *,
         till: str | None = None,
         staff: str | None = None,
@@ -128,9 +129,12 @@ class Tx:
         """Append one event: hash-chain it, insert it and update the projections."""
         if not EVENT_TYPE_PATTERN.match(event_type):
             raise EventDataError(f"bad event type {event_type!r}")
-        payload = dict(data)
-        check_data(payload)
-        data_json = dumps_canonical(payload)
+        if isinstance(data, PreparedData):  # checked and serialised before the transaction
+            payload, data_json = data.data, data.canonical()
+        else:
+            payload = dict(data)
+            check_data(payload)
+            data_json = dumps_canonical(payload)
         now = self._clock()
         if now.tzinfo is None:
             raise EventDataError("the clock returned a naive datetime")

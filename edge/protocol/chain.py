@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, TypeAlias
@@ -34,6 +34,42 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 def dumps_canonical(value: object) -> str:
     """Serialise a JSON value in the canonical form (sorted keys, compact, UTF-8 text)."""
     return _ENCODER.encode(value)
+
+
+@dataclass(frozen=True)
+class PreparedData:
+    """Event data checked and serialised ahead of its transaction, one top-level key at a time.
+
+    A command that knows most of an event's data before it runs (a sale priced and paid
+    outside the writer) prepares it here and adds the few fields only the transaction knows
+    with `with_fields`; `canonical()` then only joins sorted parts, the same text
+    `dumps_canonical(data)` gives, so the writer's turn stays short.
+    """
+
+    data: dict[str, Any]
+    parts: dict[str, str]
+
+    def with_fields(self, **fields: Any) -> PreparedData:
+        """Return a copy with more top-level fields (checked and serialised now)."""
+        check_data(fields)
+        return PreparedData(
+            self.data | fields, self.parts | {k: dumps_canonical(v) for k, v in fields.items()}
+        )
+
+    def canonical(self) -> str:
+        """Return the canonical text of the whole data object."""
+        return (
+            "{"
+            + ",".join(encode_basestring(k) + ":" + self.parts[k] for k in sorted(self.parts))
+            + "}"
+        )
+
+
+def prepare_data(data: Mapping[str, Any]) -> PreparedData:
+    """Check and serialise event data ahead of the transaction that appends it."""
+    payload = dict(data)
+    check_data(payload)
+    return PreparedData(payload, {k: dumps_canonical(v) for k, v in payload.items()})
 
 
 def _quote(value: str | None) -> str:

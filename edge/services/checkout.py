@@ -25,7 +25,7 @@ from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.ledger.ledger import Ledger
-from edge.protocol.chain import Event
+from edge.protocol.chain import Event, PreparedData, prepare_data
 from edge.services.basket import BasketPricer, BasketRequest, Pricing
 from edge.services.catalog import Actor
 from edge.services.days import session_in_tx
@@ -60,6 +60,8 @@ class PreparedSale:
     items: list[dict[str, Any]]
     payment_keys: tuple[str, ...]
     credit_used: int
+    payload: PreparedData  # `data`, checked and serialised before the writer's turn
+    stock: PreparedData | None  # the stock movement's data, when anything moves
 
 
 @dataclass(frozen=True)
@@ -297,7 +299,18 @@ class Checkout:
             for line in data["lines"]
             if line["stock"]
         ]
-        return PreparedSale(request, data, items, tuple(p.key for p in payment_requests), used)
+        stock = (
+            prepare_data({"reason": "sale", "sale": request.id, "items": items}) if items else None
+        )
+        return PreparedSale(
+            request,
+            data,
+            items,
+            tuple(p.key for p in payment_requests),
+            used,
+            prepare_data(data),
+            stock,
+        )
 
     async def release(self, prepared: PreparedSale) -> None:
         """Reverse a prepared sale's authorisations after it could not be recorded."""
@@ -317,7 +330,7 @@ class Checkout:
 
     def record(self, tx: Tx, prepared: PreparedSale) -> SaleRecord:
         """Append the sale and what it changes (runs in the writer's transaction)."""
-        request, data, items = prepared.request, prepared.data, prepared.items
+        request, data = prepared.request, prepared.data
         done = tx.conn.execute(
             "SELECT s.seq, s.request_hash, d.last FROM (SELECT 1)"
             " LEFT JOIN sales s ON s.id = ? LEFT JOIN documents d ON d.id = 1",
@@ -350,13 +363,13 @@ class Checkout:
                     )
         actor = request.actor
         session, day = session_in_tx(tx.conn, actor.till)
-        data = {
-            "receipt_no": (done[2] or 0) + 1,
-            "token": secrets.token_urlsafe(16),
-            "day": day,
-            "till_session": session,
-        } | data
-        event = tx.append("sale.completed", data, till=actor.till, staff=actor.staff)
+        payload = prepared.payload.with_fields(
+            receipt_no=(done[2] or 0) + 1,
+            token=secrets.token_urlsafe(16),
+            day=day,
+            till_session=session,
+        )
+        event = tx.append("sale.completed", payload, till=actor.till, staff=actor.staff)
         for member, balance in balances.items():
             spent = sum(
                 t["amount"]
@@ -369,13 +382,8 @@ class Checkout:
                 till=actor.till,
                 staff=actor.staff,
             )
-        if items:
-            tx.append(
-                "stock.moved",
-                {"reason": "sale", "sale": request.id, "items": items},
-                till=actor.till,
-                staff=actor.staff,
-            )
+        if prepared.stock is not None:
+            tx.append("stock.moved", prepared.stock, till=actor.till, staff=actor.staff)
         return SaleRecord(event, replayed=False)
 
     async def sale_event(

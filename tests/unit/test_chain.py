@@ -17,6 +17,7 @@ from edge.protocol.chain import (
     chain_hash,
     check_data,
     dumps_canonical,
+    prepare_data,
 )
 
 # Known answers computed once with nothing but json.dumps and hashlib (see SPEC §3).
@@ -163,3 +164,25 @@ def test_check_data_refuses(data: dict[str, object], fragment: str) -> None:
 
 def test_check_data_accepts_every_json_kind() -> None:
     check_data({"a": None, "b": True, "c": 2**53, "d": "文字", "e": [1, [2, {"f": -(2**53)}]]})
+
+
+@given(
+    data=st.dictionaries(st.text(max_size=8), json_data, max_size=8),
+    extra=st.dictionaries(st.text(max_size=8), json_data, max_size=4),
+)
+def test_prepared_data_is_the_canonical_form(
+    data: dict[str, object], extra: dict[str, object]
+) -> None:
+    """Joining per-key parts (with fields added later) gives exactly json.dumps's text."""
+    whole = data | extra
+    prepared = prepare_data(data).with_fields(**extra)
+    assert prepared.data == whole
+    expected = json.dumps(whole, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert prepared.canonical() == expected
+
+
+def test_prepared_data_is_checked_like_any_event_data() -> None:
+    with pytest.raises(EventDataError):
+        prepare_data({"price": 1.5})
+    with pytest.raises(EventDataError):
+        prepare_data({"ok": 1}).with_fields(big=2**60)
