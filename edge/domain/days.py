@@ -121,9 +121,10 @@ class Totals:
             self.drawer(till).no_sale_opens += 1
         elif event_type == "stored_value.topped_up":
             self.top_ups += data["amount"]
-            if data.get("tender", {}).get("kind") == "cash":
+            kind = data.get("tender", {}).get("kind", "cash")
+            self._tender(kind)["taken"] += data["amount"]
+            if kind == "cash":
                 self.drawer(till).top_ups += data["amount"]
-                self._tender("cash")["taken"] += data["amount"]
 
     def _sale(self, data: Mapping[str, Any], till: str | None) -> None:
         self.sales += 1

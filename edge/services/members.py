@@ -8,10 +8,13 @@ from typing import Any
 
 from edge.domain.errors import Conflict, InvalidInput, NotFound
 from edge.domain.members import MAX_TOP_UP, Member, normalise_phone
+from edge.domain.payments import PaymentProvider, PaymentRequest
+from edge.domain.tenders import ELECTRONIC
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
 from edge.services.catalog import Actor
 from edge.services.days import session_in_tx
+from edge.services.payments import authorize_all, reverse_all
 
 MEMBER_COLUMNS = "id, name, phone, card_no, tier, active"
 
@@ -82,12 +85,36 @@ async def top_up(
     bonus: int,
     tender: dict[str, Any],
     actor: Actor,
+    payments: PaymentProvider | None = None,
+    currency: str = "CNY",
+    payment_timeout: float = 60.0,
 ) -> dict[str, Any]:
-    """Add `amount` + `bonus` to a member's stored value once per client id."""
+    """Add `amount` + `bonus` to a member's stored value once per client id.
+
+    `tender` is `{"kind": "cash"}` (into the till's drawer) or `{"kind": "card"|"qr",
+    "presented": …}`, authorised by `payments` before the ledger write (a retry of a recorded
+    top-up is never charged again) and reversed if the write fails.
+    """
     if not 1 <= amount <= MAX_TOP_UP or not 0 <= bonus <= amount:
         raise InvalidInput(
             f"a top-up is 1..{MAX_TOP_UP} with a bonus of at most the amount", code="bad_amount"
         )
+    kind = tender.get("kind", "cash")
+    record: dict[str, Any] = {"kind": kind}
+    keys: list[str] = []
+    if kind in ELECTRONIC:
+        if payments is None:
+            raise InvalidInput(f"no payment provider takes {kind} here", code="bad_tender")
+        known = ledger.reader.quick("SELECT 1 FROM top_ups WHERE id = ?", (top_up_id,))
+        if not known:  # a recorded top-up is answered below without charging again
+            request = PaymentRequest(
+                f"topup:{top_up_id}", kind, amount, currency, tender.get("presented")
+            )
+            (auth,) = await authorize_all(payments, [request], payment_timeout)
+            keys.append(request.key)
+            record |= {k: v for k, v in auth.to_data().items() if k not in ("method", "amount")}
+    elif kind != "cash":
+        raise InvalidInput("a top-up is paid in cash, by card or by QR", code="bad_tender")
 
     def command(tx: Tx) -> dict[str, Any]:
         done = tx.conn.execute(
@@ -112,7 +139,7 @@ async def top_up(
                 "amount": amount,
                 "bonus": bonus,
                 "balance": balance,
-                "tender": tender,
+                "tender": record,
                 "till_session": session,
             },
             staff=actor.staff,
@@ -120,4 +147,9 @@ async def top_up(
         )
         return {"top_up": top_up_id, "member": member_id, "balance": balance}
 
-    return await ledger.submit(command)
+    try:
+        return await ledger.submit(command)
+    except BaseException:
+        if keys:
+            await reverse_all(payments, keys)  # type: ignore[arg-type]
+        raise

@@ -11,7 +11,7 @@ from edge.domain.members import member_from_fields
 from edge.services import members
 from edge.web.api import Api, query_param, read_json
 from edge.web.auth import actor
-from edge.web.keys import DAYS, LEDGER
+from edge.web.keys import CHECKOUT, DAYS, LEDGER
 from edge.web.sales import UUID
 from edge.web.schema import Schema
 
@@ -47,7 +47,8 @@ TOP_UP_SCHEMA: Schema = {
         "id": UUID,
         "amount": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
         "bonus": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
-        "tender": {"enum": ["cash"]},
+        "tender": {"enum": ["cash", "card", "qr"]},
+        "presented": {"type": "string", "maxLength": 64},  # card or wallet data, never stored
     },
 }
 LOOKUP_QUERY: dict[str, Schema] = {"key": {"type": "string", "minLength": 1, "maxLength": 40}}
@@ -112,19 +113,27 @@ async def lookup_member(request: web.Request) -> web.Response:
     permission="stored_value.top_up",
     request=TOP_UP_SCHEMA,
     response={"type": "object", "properties": {"balance": {"type": "integer"}}},
-    errors={404: "no such member", 409: "id used for another top-up"},
+    errors={
+        402: "the card or wallet payment was declined or timed out",
+        404: "no such member",
+        409: "id used for another top-up",
+    },
 )
 async def post_top_up(request: web.Request) -> web.Response:
     """Add money (and a bonus) to a member's stored value."""
     body = await read_json(request, TOP_UP_SCHEMA)
     request.app[DAYS].check_hours()
+    checkout = request.app[CHECKOUT]
     result = await members.top_up(
         request.app[LEDGER],
         top_up_id=body["id"].lower(),
         member_id=request.match_info["member_id"],
         amount=body["amount"],
         bonus=body.get("bonus", 0),
-        tender={"kind": body.get("tender", "cash")},
+        tender={"kind": body.get("tender", "cash"), "presented": body.get("presented")},
         actor=actor(request),
+        payments=checkout.payments,
+        currency=checkout.currency,
+        payment_timeout=checkout.payment_timeout,
     )
     return web.json_response(result, status=201)

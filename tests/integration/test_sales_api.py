@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from typing import Any
 
 import pytest
@@ -348,3 +350,47 @@ async def test_a_catalog_change_prices_the_next_basket(client: TestClient) -> No
     assert retired.status in (200, 201), await retired.text()
     status, gone = await price({"code": "6901234567823"})
     assert (status, gone["error"]["code"]) == (404, "inactive_product")
+
+
+async def test_card_and_qr_top_ups_are_charged_once_and_never_into_the_drawer(
+    client: TestClient, terminal: SimulatedTerminal
+) -> None:
+    before = head(client)
+    declined = {
+        "id": new_id(),
+        "amount": 10_000,
+        "tender": "card",
+        "presented": DECLINE_CARD,
+    }
+    refused = await client.post("/api/v1/members/M1/top-ups", json=declined)
+    assert refused.status == 402, await refused.text()
+    assert head(client) == before  # nothing recorded for a declined card
+
+    card = {"id": new_id(), "amount": 10_000, "bonus": 1_000, "tender": "card"}
+    card["presented"] = APPROVE_CARD
+    first = await client.post("/api/v1/members/M1/top-ups", json=card)
+    assert (first.status, (await first.json())["balance"]) == (201, 11_000)
+    calls = terminal.calls
+    retry = await client.post("/api/v1/members/M1/top-ups", json=card)
+    assert (retry.status, (await retry.json())["balance"]) == (201, 11_000)
+    assert terminal.calls == calls  # the retry was answered from the ledger, not charged
+    qr = {"id": new_id(), "amount": 2_000, "tender": "qr"}
+    assert (await client.post("/api/v1/members/M1/top-ups", json=qr)).status == 201
+
+    conn = sqlite3.connect(client.server.app[LEDGER].path)
+    try:
+        tenders = [
+            json.loads(row[0])["tender"]
+            for row in conn.execute(
+                "SELECT data FROM journal WHERE type = 'stored_value.topped_up' ORDER BY seq"
+            )
+        ]
+    finally:
+        conn.close()
+    assert [t["kind"] for t in tenders] == ["card", "qr"]
+    assert tenders[0]["masked_pan"].endswith(APPROVE_CARD[-4:])
+    assert APPROVE_CARD not in json.dumps(tenders)
+    x = await (await client.get("/api/v1/reports/x")).json()
+    taken = {t["kind"]: t["taken"] for t in x["tenders"]}
+    assert (taken["card"], taken["qr"]) == (10_000, 2_000)
+    assert x["drawers"]["T01"]["top_ups"] == 0
