@@ -1,4 +1,4 @@
-"""Lay out a completed sale (its `sale.completed` event data) as a receipt document.
+"""Lay out a completed sale or a return (their event data) as a receipt document.
 
 Pure: the same sale always gives the same document, so a reprint is identical to the first
 print. Text is in the store's language (zh-CN or en); amounts in the currency's major unit.
@@ -37,6 +37,14 @@ LABELS: dict[str, dict[str, str]] = {
         "coupon": "券",
         "points": "积分",
         "items": "件数",
+        "refund_title": "退货单",
+        "void_title": "作废单",
+        "original": "原小票",
+        "refunded": "退款合计",
+        "reason": "原因",
+        "signature": "顾客签名",
+        "exchange": "换货抵扣",
+        "restock": "退回库存",
     },
     "en": {
         "receipt": "Receipt",
@@ -61,6 +69,14 @@ LABELS: dict[str, dict[str, str]] = {
         "coupon": "Coupon",
         "points": "Points",
         "items": "Items",
+        "refund_title": "REFUND",
+        "void_title": "VOID",
+        "original": "Original receipt",
+        "refunded": "REFUNDED",
+        "reason": "Reason",
+        "signature": "Customer signature",
+        "exchange": "Exchange credit",
+        "restock": "back to stock",
     },
 }
 
@@ -166,5 +182,78 @@ def layout_sale(
         blocks += [r.qr(e_receipt_url), r.text(t["e_receipt"], align="center")]
     blocks += [r.text(t["thanks"], align="center"), r.feed(3), r.cut()]
     if not reprint and any(tender["kind"] == "cash" for tender in sale["tenders"]):
+        blocks.append(r.drawer(2))
+    return r.document(blocks)
+
+
+def layout_return(
+    ret: Mapping[str, Any],
+    *,
+    store_name: str,
+    store_id: str,
+    ts: str,
+    till: str | None,
+    staff: str | None,
+    timezone: str,
+    locale: str,
+    reprint: bool = False,
+) -> dict[str, Any]:
+    """Return the receipt document of a return or void: what came back, what was paid out."""
+    t = LABELS.get(locale, LABELS["en"])
+    name_key = "name_zh" if locale == "zh-CN" else "name_en"
+    exponent = int(ret.get("exponent", 2))
+    when = datetime.fromisoformat(ts).astimezone(ZoneInfo(timezone))
+    number = receipt_number(store_id, ret["receipt_no"])
+    title = t["void_title"] if ret.get("void") else t["refund_title"]
+    blocks: list[r.Block] = [
+        r.text(store_name, align="center", bold=True, size=2),
+        r.text(title, align="center", bold=True, size=2),
+    ]
+    if reprint:
+        blocks.append(r.text(f"*** {t['reprint']} ***", align="center", bold=True))
+    blocks += [
+        r.columns(t["receipt"], number),
+        r.columns(t["original"], receipt_number(store_id, ret["original_receipt_no"])),
+        r.columns(t["time"], when.strftime("%Y-%m-%d %H:%M:%S")),
+    ]
+    if till:
+        blocks.append(r.columns(t["till"], till))
+    if staff:
+        blocks.append(r.columns(t["cashier"], staff))
+    blocks.append(r.rule())
+    for line in ret["lines"]:
+        blocks.append(r.text(line[name_key]))
+        if line.get("grams"):
+            kg, grams = divmod(int(line["grams"]), 1000)
+            amount_text = f"{kg}.{grams:03d} kg"
+        else:
+            amount_text = f"{line['quantity']} x"
+        if line.get("restock"):
+            amount_text += f" ({t['restock']})"
+        blocks.append(r.columns("  " + amount_text, money(-line["amount"], exponent)))
+    blocks.append(r.rule())
+    if ret.get("rounding"):
+        blocks.append(r.columns(t["rounding"], money(-ret["rounding"], exponent)))
+    blocks.append(r.columns(t["refunded"], money(-ret["amount"], exponent), bold=True))
+    for refund in ret["refunds"]:
+        kind = refund["kind"]
+        label = t["exchange"] if kind == "exchange" else t.get(kind, kind)
+        if refund.get("masked_pan"):
+            label += f" {refund['masked_pan'][-4:]}"
+        blocks.append(r.columns(label, money(-refund["amount"], exponent)))
+    if ret.get("reason"):
+        blocks.append(r.columns(t["reason"], str(ret["reason"])))
+    blocks += [
+        r.feed(2),
+        r.text(f"{t['signature']}: ____________________"),
+        r.feed(1),
+        r.barcode(number, "CODE128"),
+        r.feed(3),
+        r.cut(),
+    ]
+    cash_out = any(
+        refund["kind"] == "cash" or refund.get("paid_as") == "cash" for refund in ret["refunds"]
+    )
+    if cash_out and not reprint:
         blocks.append(r.drawer(2))
     return r.document(blocks)

@@ -75,6 +75,16 @@ class Returns:
         )
         return None if row is None else (int(row[0]), str(row[1]))
 
+    async def return_event(self, return_id: str) -> Event:
+        """Return a recorded return's (or void's) event by its id."""
+        found = await self._recorded(return_id)
+        if found is None:
+            raise NotFound("no such return", code="unknown_return")
+        rows = await self.ledger.reader.fetch_all(
+            f"SELECT {COLUMNS} FROM journal WHERE seq = ?", (found[0],)
+        )
+        return row_to_event(rows[0])
+
     async def _replay(self, request: ReturnRequest, seq: int, recorded_hash: str) -> ReturnRecord:
         """Answer a retry with the recorded return, or refuse another body under the id."""
         if recorded_hash != request.fingerprint:

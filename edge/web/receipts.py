@@ -11,11 +11,11 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.domain.receipt_layout import layout_sale
+from edge.domain.receipt_layout import layout_return, layout_sale
 from edge.protocol.chain import Event
 from edge.settings import LOCALES
 from edge.web.api import Api, query_param
-from edge.web.keys import CHECKOUT, SETTINGS
+from edge.web.keys import CHECKOUT, RETURNS, SETTINGS
 from edge.web.sales import base_url
 
 api = Api("receipts")
@@ -62,6 +62,35 @@ async def get_receipt_document(request: web.Request) -> web.Response:
     event = await request.app[CHECKOUT].sale_event(sale_id=request.match_info["sale_id"].lower())
     locale = locale or request.app[SETTINGS].store.locale
     return web.json_response(sale_document(request, event, locale, reprint=reprint))
+
+
+@api.route(
+    "GET",
+    "/api/v1/returns/{return_id}/receipt",
+    summary="The receipt document of a return or void, for printing or reprinting",
+    permission="sale.read",
+    response={"type": "object"},
+    query=RECEIPT_QUERY,
+    errors={404: "no such return"},
+)
+async def get_return_document(request: web.Request) -> web.Response:
+    """Return the printer-independent document of a return (signature line, drawer kick)."""
+    reprint = query_param(request, "reprint", RECEIPT_QUERY["reprint"]) == "true"
+    settings = request.app[SETTINGS]
+    locale = query_param(request, "locale", RECEIPT_QUERY["locale"]) or settings.store.locale
+    event = await request.app[RETURNS].return_event(request.match_info["return_id"].lower())
+    document = layout_return(
+        event.data,
+        store_name=settings.store.name,
+        store_id=settings.store.id,
+        ts=event.ts,
+        till=event.till,
+        staff=event.staff,
+        timezone=settings.store.timezone,
+        locale=locale,
+        reprint=reprint,
+    )
+    return web.json_response(document)
 
 
 def document_html(document: dict[str, Any], title: str, lang: str) -> str:

@@ -11,6 +11,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from edge.app import create_app
+from edge.protocol.receipt import check_document
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
 from edge.settings import Settings
 from edge.web.keys import LEDGER
@@ -161,6 +162,17 @@ async def test_partial_return_refunds_the_card_and_restocks(client: TestClient) 
     assert [(r["kind"], r["amount"]) for r in refund["refunds"]] == [("card", half)]
     assert refund["receipt"] == "S-TEST-00000002"
     assert refund["original_receipt"] == sale["receipt"]
+    printed = await client.get(f"/api/v1/returns/{return_id}/receipt?locale=en")
+    document = await printed.json()
+    assert printed.status == 200 and check_document(document) == []
+    texts = [b.get("text", "") + b.get("left", "") + b.get("right", "") for b in document["blocks"]]
+    assert "REFUND" in texts and any(sale["receipt"] in t for t in texts)
+    assert any(
+        t.startswith("Card ") and t.endswith(f"-{half // 100}.{half % 100:02d}") for t in texts
+    )
+    assert "drawer" not in [b["kind"] for b in document["blocks"]]  # a card refund: no drawer
+    missing = await client.get(f"/api/v1/returns/{new_id()}/receipt")
+    assert missing.status == 404
     # the rest of the milk line can come back, but not a third bottle
     again = {"id": new_id(), "sale": sale["id"], "lines": [{"index": 1, "quantity": 2}]}
     response = await client.post("/api/v1/returns", json=again)

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from edge.domain.receipt_layout import layout_sale, money, receipt_number
+from edge.domain.receipt_layout import layout_return, layout_sale, money, receipt_number
 from edge.protocol.receipt import check_document
 
 SALE: dict[str, Any] = {
@@ -117,3 +117,50 @@ def test_reprint_is_marked_and_does_not_open_the_drawer() -> None:
 )
 def test_check_document_refuses_what_a_driver_cannot_render(doc: Any) -> None:
     assert check_document(doc)
+
+
+RETURN = {
+    "receipt_no": 12,
+    "original_receipt_no": 9,
+    "void": False,
+    "reason": "坏了 broken",
+    "exponent": 2,
+    "lines": [
+        {"name_zh": "牛奶", "name_en": "Milk", "quantity": 1, "grams": None, "amount": 650,
+         "tax": 54, "tax_rate_bp": 900, "restock": True},
+        {"name_zh": "苹果", "name_en": "Apple", "quantity": 0, "grams": 500, "amount": 640,
+         "tax": 53, "tax_rate_bp": 900, "restock": False},
+    ],
+    "amount": 1_290,
+    "rounding": 0,
+    "refunds": [{"tender": 0, "kind": "cash", "amount": 1_290}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en"])
+def test_return_layout_is_valid_and_opens_the_drawer_for_cash(locale: str) -> None:
+    doc = layout_return(
+        RETURN, store_name="Store", store_id="S1", ts="2026-11-23T02:00:00.000+00:00",
+        till="T01", staff="S01", timezone="Asia/Shanghai", locale=locale,
+    )  # fmt: skip
+    assert check_document(doc) == []
+    kinds = [b["kind"] for b in doc["blocks"]]
+    assert kinds[-1] == "drawer" and "cut" in kinds
+    rights = [b.get("right") for b in doc["blocks"] if b["kind"] == "columns"]
+    assert "S1-00000009" in rights and "-12.90" in rights
+    lefts = " ".join(str(b.get("left", "")) + str(b.get("text", "")) for b in doc["blocks"])
+    assert "0.500 kg" in lefts
+    assert ("退货单" if locale == "zh-CN" else "REFUND") in lefts
+
+
+def test_a_reprinted_void_says_so_and_keeps_the_drawer_shut() -> None:
+    void = RETURN | {"void": True, "refunds": [{"tender": 0, "kind": "card", "amount": 1_290,
+                                                 "masked_pan": "411111******1111"}]}  # fmt: skip
+    doc = layout_return(
+        void, store_name="Store", store_id="S1", ts="2026-11-23T02:00:00.000+00:00",
+        till=None, staff=None, timezone="Asia/Shanghai", locale="en", reprint=True,
+    )  # fmt: skip
+    texts = [b.get("text") for b in doc["blocks"] if b["kind"] == "text"]
+    assert "VOID" in texts and "*** REPRINT ***" in texts
+    assert "drawer" not in [b["kind"] for b in doc["blocks"]]
+    assert any(b.get("left") == "Card 1111" for b in doc["blocks"])
