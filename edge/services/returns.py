@@ -24,6 +24,8 @@ from edge.services.checkout import Checkout, PreparedSale, SaleRequest, read_eve
 from edge.services.days import session_in_tx
 from edge.services.members import account_in_tx
 
+MAX_EXCHANGE_CHAIN = 8  # exchange of an exchange of …: how far a credit is traced back
+
 
 @dataclass(frozen=True)
 class ReturnLine:
@@ -168,7 +170,7 @@ class Returns:
             )
             credit = prepared.credit_used
         try:
-            refunds, rounding = self._allocate(total - credit, tenders, sale)
+            refunds, rounding = await self._allocate(total - credit, tenders, sale)
             key = f"{request.id}:{request.fingerprint[:16]}"
             for refund in refunds:
                 if refund["kind"] in ELECTRONIC:
@@ -230,10 +232,14 @@ class Returns:
             seen.add(line.index)
         return list(request.lines)
 
-    def _allocate(
-        self, total: int, tenders: list[tuple[Any, ...]], sale: Event
+    async def _allocate(
+        self, total: int, tenders: list[tuple[Any, ...]], sale: Event, depth: int = 0
     ) -> tuple[list[dict[str, Any]], int]:
-        """Spread a refund over the sale's tenders in refund order; return it and the rounding."""
+        """Spread a refund over the sale's tenders in refund order; return it and the rounding.
+
+        What an exchange credit paid goes back where the credit came from: to the tenders of
+        the sale whose return gave it (a card refunded to that card), never out as cash.
+        """
         recorded = sale.data["tenders"]
         order = sorted(tenders, key=lambda t: (REFUND_ORDER.index(t[1]), t[0]))
         left = total
@@ -248,8 +254,14 @@ class Returns:
                 )
             if take <= 0:
                 continue
+            if kind == EXCHANGE and depth < MAX_EXCHANGE_CHAIN:
+                back, _ = await self._credit_back(take, recorded[index]["return"], depth)
+                if back:
+                    refunds += back
+                    left -= sum(r["amount"] for r in back)
+                    continue
             refund: dict[str, Any] = {"tender": index, "kind": kind, "amount": take}
-            if kind == EXCHANGE:
+            if kind == EXCHANGE:  # the credit's sale is gone from this store's ledger
                 refund["paid_as"] = "cash"
             original = recorded[index]
             for field in ("reference", "masked_pan", "member", "code"):
@@ -258,6 +270,25 @@ class Returns:
             refunds.append(refund)
             left -= take
         return refunds, -left
+
+    async def _credit_back(
+        self, amount: int, return_id: str, depth: int
+    ) -> tuple[list[dict[str, Any]], int]:
+        """Refund `amount` of an exchange credit to the tenders of the sale it came from."""
+        found = await self.ledger.reader.fetch_one(
+            "SELECT sale_id FROM returns WHERE id = ?", (return_id,)
+        )
+        if found is None:
+            return [], amount
+        origin = await self.checkout.sale_event(sale_id=str(found[0]))
+        tenders = await self.ledger.reader.fetch_all(
+            "SELECT idx, kind, amount, refunded FROM sale_tenders WHERE sale_id = ? ORDER BY idx",
+            (found[0],),
+        )
+        back, rounding = await self._allocate(amount, tenders, origin, depth + 1)
+        for refund in back:
+            refund.setdefault("from_sale", str(found[0]))
+        return back, rounding
 
     def _record(
         self,

@@ -406,3 +406,47 @@ async def test_card_and_qr_top_ups_are_charged_once_and_never_into_the_drawer(
     taken = {t["kind"]: t["taken"] for t in x["tenders"]}
     assert (taken["card"], taken["qr"]) == (10_000, 2_000)
     assert x["drawers"]["T01"]["top_ups"] == 0
+
+
+async def test_returning_what_an_exchange_credit_paid_refunds_the_original_card(
+    client: TestClient, terminal: SimulatedTerminal
+) -> None:
+    """Bought by card, exchanged, then returned: the money goes back to the card, not as cash."""
+    body = {
+        "id": new_id(),
+        "lines": [{"product": "CHIPS", "quantity": 2}],
+        "tenders": [{"kind": "card", "amount": 1300, "presented": APPROVE_CARD}],
+    }
+    status, sale = await post_sale(client, body)
+    assert status == 201, sale
+    swap = {
+        "id": new_id(),
+        "sale": sale["id"],
+        "lines": [{"index": 0, "quantity": 1}],
+        "new": {"lines": [{"product": "MILK"}]},  # chips 6.50 for milk 6.50
+    }
+    response = await client.post("/api/v1/exchanges", json=swap)
+    assert response.status == 201, await response.text()
+    exchanged = (await response.json())["sale"]
+    assert [(t["kind"], t["amount"]) for t in exchanged["tenders"]] == [("exchange", 650)]
+
+    back = {"id": new_id(), "sale": exchanged["id"], "lines": [{"index": 0}]}
+    response = await client.post("/api/v1/returns", json=back)
+    assert response.status == 201, await response.text()
+    refund = await response.json()
+    assert [(r["kind"], r["amount"], r.get("from_sale")) for r in refund["refunds"]] == [
+        ("card", 650, sale["id"])
+    ]
+    assert refund["refunds"][0]["refund_reference"].startswith("SIMR-")
+    assert not any(r.get("paid_as") == "cash" for r in refund["refunds"])
+    # the original card has 6.50 left to refund: the other bag of chips, and no more
+    rest = {"id": new_id(), "sale": sale["id"], "lines": [{"index": 0, "quantity": 1}]}
+    response = await client.post("/api/v1/returns", json=rest)
+    assert response.status == 201, await response.text()
+    assert [(r["kind"], r["amount"]) for r in (await response.json())["refunds"]] == [("card", 650)]
+    rows = await client.server.app[LEDGER].reader.fetch_all(
+        "SELECT amount, refunded FROM sale_tenders WHERE sale_id = ?", (sale["id"],)
+    )
+    assert rows == [(1300, 1300)]
+    x = await (await client.get("/api/v1/reports/x")).json()
+    assert x["drawers"]["T01"]["refunds"] == 0  # no cash left the drawer

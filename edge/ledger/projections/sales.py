@@ -101,7 +101,11 @@ def _sale_returned(conn: sqlite3.Connection, event: Event) -> None:
     )
     conn.executemany(
         "UPDATE sale_tenders SET refunded = refunded + ? WHERE sale_id = ? AND idx = ?",
-        [(r["amount"], d["sale"], r["tender"]) for r in d["refunds"] if r["tender"] is not None],
+        [
+            (r["amount"], r.get("from_sale", d["sale"]), r["tender"])
+            for r in d["refunds"]
+            if r["tender"] is not None
+        ],
     )
     conn.execute(
         "UPDATE sales SET status = CASE WHEN ? THEN 'voided' WHEN NOT EXISTS ("
