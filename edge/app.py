@@ -30,6 +30,7 @@ from edge.web import (
     catalog,
     days,
     health,
+    inventory,
     members,
     office,
     openapi,
@@ -111,6 +112,7 @@ def create_app(
             cash_rounding_mode=settings.checkout.cash_rounding_mode,  # type: ignore[arg-type]
             clock=clock,
             payment_timeout=settings.checkout.payment_timeout_ms / 1000,
+            allow_negative=settings.inventory.allow_negative,
         )
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)
@@ -131,6 +133,7 @@ def create_app(
         auth.api,
         days.api,
         office.api,
+        inventory.api,
         openapi.api,
         catalog.api,
         promotions.api,

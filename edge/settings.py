@@ -148,6 +148,13 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class InventorySettings:
+    """Stock rules of the store."""
+
+    allow_negative: bool = True  # a sale may take stock below zero (flagged for counting)
+
+
+@dataclass(frozen=True)
 class HoursSettings:
     """Trading hours per weekday ("08:00-22:00", "closed"); none at all = always open."""
 
@@ -196,6 +203,7 @@ class Settings:
     checkout: CheckoutSettings = CheckoutSettings()
     auth: AuthSettings = AuthSettings()
     hours: HoursSettings = HoursSettings()
+    inventory: InventorySettings = InventorySettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -220,6 +228,7 @@ SECTIONS: dict[str, type[Any]] = {
     "checkout": CheckoutSettings,
     "auth": AuthSettings,
     "hours": HoursSettings,
+    "inventory": InventorySettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -349,6 +358,7 @@ def settings_from_mapping(
         checkout=built["checkout"],
         auth=built["auth"],
         hours=built["hours"],
+        inventory=built["inventory"],
         secrets=load_secrets(env),
         source=source,
     )

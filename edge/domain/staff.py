@@ -55,6 +55,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "token.manage": _RUNNING,
     "session.own": _EVERYONE,  # one's own session, clocking in and out, the rota
     "expense.write": _SUPERVISING,
+    "stock.adjust": _SUPERVISING,  # damage, theft, expiry, found, corrections
+    "stock.receive": _SELLING,  # goods in from a supplier
     "feedback.write": _SELLING,  # take down a shopper's complaint or suggestion
     "feedback.manage": _SUPERVISING,  # assign, follow up and resolve it
 }

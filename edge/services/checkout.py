@@ -29,6 +29,7 @@ from edge.protocol.chain import Event, PreparedData, prepare_data
 from edge.services.basket import BasketPricer, BasketRequest, Pricing
 from edge.services.catalog import Actor
 from edge.services.days import session_in_tx
+from edge.services.inventory import check_available
 from edge.services.members import account_in_tx, find_member
 from edge.services.payments import authorize_all, reverse_all
 
@@ -183,8 +184,9 @@ class Checkout:
         cash_rounding_mode: CashRoundingMode,
         clock: Callable[[], datetime],
         payment_timeout: float = 60.0,
+        allow_negative: bool = True,
     ) -> None:
-        """Keep the collaborators; the promotion cache follows the ledger's commits."""
+        """Keep the collaborators; `allow_negative=False` refuses sales beyond stock."""
         self.ledger = ledger
         self.pricing = pricing
         self.payments = payments
@@ -194,6 +196,7 @@ class Checkout:
         self.cash_rounding_mode = cash_rounding_mode
         self.clock = clock
         self.payment_timeout = payment_timeout
+        self.allow_negative = allow_negative
         self.pricer = BasketPricer(ledger, pricing)
 
     async def _member(self, member_id: str | None) -> tuple[str | None, str | None]:
@@ -363,6 +366,8 @@ class Checkout:
                     )
         actor = request.actor
         session, day = session_in_tx(tx.conn, actor.till)
+        if not self.allow_negative:
+            check_available(tx.conn, prepared.items)
         payload = prepared.payload.with_fields(
             receipt_no=(done[2] or 0) + 1,
             token=secrets.token_urlsafe(16),

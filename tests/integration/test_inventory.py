@@ -1,0 +1,224 @@
+"""Stock: adjustments and goods received over HTTP, negative stock, and the projection property."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from edge.app import create_app
+from edge.domain.catalog import category_from_fields, product_from_fields
+from edge.domain.days import Hours
+from edge.domain.tenders import TenderInput
+from edge.ledger.ledger import Ledger, utc_clock
+from edge.ledger.maintenance import backup, rebuild_projections
+from edge.ledger.projections import ProjectionSet
+from edge.ledger.projections.registry import DEFAULT_PROJECTORS
+from edge.services.basket import BasketRequest, LineRequest
+from edge.services.catalog import Actor, save_category, save_product
+from edge.services.checkout import Checkout, SaleRequest
+from edge.services.days import Days
+from edge.services.inventory import move_stock
+from edge.services.payments import SimulatedTerminal
+from edge.services.returns import ReturnLine, ReturnRequest, Returns
+from edge.services.store import init_store_ledger
+from edge.settings import InventorySettings, PathSettings, Settings
+from edge.web.keys import LEDGER
+from tests.conftest import STORE
+from tests.integration.checkout_store import new_id, stock_up
+from tests.integration.conftest import authorize
+
+
+async def post(client: TestClient, path: str, body: Any) -> tuple[int, Any]:
+    response = await client.post(path, json=body)
+    return response.status, await response.json()
+
+
+async def on_hand(client: TestClient, product: str) -> int:
+    body = await (await client.get(f"/api/v1/stock?product={product}")).json()
+    return int(body["stock"][0]["on_hand"])
+
+
+async def test_receiving_and_adjustments_once_per_id(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    delivery = {
+        "id": new_id(),
+        "supplier": "可口可乐华东",
+        "document": "DN-2026-1123-07",
+        "items": [{"product": "COKE", "quantity": 48}, {"product": "MILK", "quantity": 24}],
+    }
+    status, received = await post(client, "/api/v1/stock/receipts", delivery)
+    assert (status, received["reason"]) == (201, "receiving")
+    assert (await post(client, "/api/v1/stock/receipts", delivery))[0] == 200  # a retry
+    reused = await post(client, "/api/v1/stock/receipts", delivery | {"note": "other"})
+    assert (reused[0], reused[1]["error"]["code"]) == (409, "id_reused")
+    damage = {"id": new_id(), "reason": "damage", "items": [{"product": "COKE", "quantity": -3}]}
+    assert (await post(client, "/api/v1/stock/adjustments", damage))[0] == 201
+    assert await on_hand(client, "COKE") == 45
+
+    head = client.server.app[LEDGER].head[0]
+    coke = {"product": "COKE", "quantity": 1}
+    bad_requests = [
+        ({"items": [{"product": "NOPE", "quantity": 1}]}, "receipts", "unknown_product"),
+        ({"items": [{"product": "COKE", "quantity": -1}]}, "receipts", "bad_quantity"),
+        ({"reason": "found", "items": [coke | {"quantity": 0}]}, "adjustments", "bad_quantity"),
+        ({"reason": "lost", "items": [coke]}, "adjustments", "validation_failed"),
+        ({"reason": "found", "items": [coke, coke]}, "adjustments", "bad_item"),
+    ]
+    for fields, path, code in bad_requests:
+        body = {"id": new_id(), **fields}
+        status, error = await post(client, f"/api/v1/stock/{path}", body)
+        assert (status // 100, error["error"]["code"]) == (4, code), (body, error)
+    assert client.server.app[LEDGER].head[0] == head
+
+    await authorize(client, role="cashier", name="clerk")
+    cashier_adjust = {
+        "id": new_id(),
+        "reason": "found",
+        "items": [{"product": "COKE", "quantity": 1}],
+    }
+    assert (await post(client, "/api/v1/stock/adjustments", cashier_adjust))[0] == 403
+    more = {"id": new_id(), "items": [{"product": "CHIPS", "quantity": 10}]}
+    assert (await post(client, "/api/v1/stock/receipts", more))[0] == 201
+    moves = await (await client.get("/api/v1/stock/COKE/movements")).json()
+    assert [(m["reason"], m["quantity"]) for m in moves["movements"]] == [
+        ("damage", -3),
+        ("receiving", 48),
+    ]
+    low = await (await client.get("/api/v1/stock?below=20")).json()
+    assert {row["product"] for row in low["stock"]} == {"APPLE", "CHIPS"}
+
+
+async def test_a_store_may_refuse_to_sell_beyond_its_stock(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    strict = Settings(
+        store=settings.store,
+        paths=settings.paths,
+        inventory=InventorySettings(allow_negative=False),
+    )
+    client: TestClient = await aiohttp_client(create_app(strict))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    delivery = {"id": new_id(), "items": [{"product": "CHIPS", "quantity": 2}]}
+    assert (await post(client, "/api/v1/stock/receipts", delivery))[0] == 201
+    head = client.server.app[LEDGER].head[0]
+    three = {
+        "id": new_id(),
+        "lines": [{"product": "CHIPS", "quantity": 3}],
+        "tenders": [{"kind": "cash", "amount": 5_000}],
+    }
+    status, error = await post(client, "/api/v1/sales", three)
+    assert (status, error["error"]["code"]) == (409, "out_of_stock")
+    assert client.server.app[LEDGER].head[0] == head
+    two = three | {"id": new_id(), "lines": [{"product": "CHIPS", "quantity": 2}]}
+    assert (await post(client, "/api/v1/sales", two))[0] == 201
+    assert await on_hand(client, "CHIPS") == 0
+
+
+# --- the projection property ---------------------------------------------------------------
+
+PRODUCTS = ("P1", "P2", "P3")
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("receive"), st.sampled_from(PRODUCTS), st.integers(1, 50)),
+        st.tuples(
+            st.just("adjust"),
+            st.sampled_from(PRODUCTS),
+            st.integers(-20, 20).filter(lambda q: q != 0),
+        ),
+        st.tuples(
+            st.just("sell"),
+            st.lists(st.sampled_from(PRODUCTS), min_size=1, max_size=3, unique=True),
+            st.integers(1, 4),
+        ),
+        st.tuples(st.just("return"), st.booleans(), st.integers(1, 4)),
+    ),
+    min_size=1,
+    max_size=14,
+)
+
+
+async def _scenario(directory: Path, operations: list[tuple[Any, ...]]) -> None:
+    settings = Settings(store=STORE, paths=PathSettings(data_dir=directory / "data"))
+    await init_store_ledger(settings)
+    ledger = Ledger(settings.ledger_path, store_id=STORE.id)
+    await ledger.start()
+    actor = Actor(staff="prop", till="T1")
+    try:
+        await save_category(ledger, category_from_fields({"id": "c", "name_zh": "c"}), actor)
+        for pid in PRODUCTS:
+            fields = {"id": pid, "name_zh": pid, "category": "c", "list_price": "1.00"}
+            await save_product(ledger, product_from_fields(fields), actor)
+        await Days(ledger, Hours({}, always_open=True), settings.tz, utc_clock).open_till(actor, 0)
+        from edge.app import store_pricing  # noqa: PLC0415 - the app's own pricing rules
+
+        checkout = Checkout(
+            ledger, store_pricing(settings), SimulatedTerminal(), currency="CNY", exponent=2,
+            cash_rounding=1, cash_rounding_mode="half_up", clock=utc_clock,
+        )  # fmt: skip
+        returns = Returns(checkout)
+        sales: list[tuple[str, int]] = []
+        for op in operations:
+            if op[0] in ("receive", "adjust"):
+                kind = "receiving" if op[0] == "receive" else "adjustment"
+                fields = {"reason": "found", "items": [{"product": op[1], "quantity": op[2]}]}
+                await move_stock(ledger, str(uuid.uuid4()), kind, fields, actor)
+            elif op[0] == "sell":
+                lines = tuple(LineRequest(product=pid, quantity=op[2]) for pid in op[1])
+                sale_id = str(uuid.uuid4())
+                request = SaleRequest(
+                    sale_id, BasketRequest(lines), (TenderInput("cash", 100_000),), sale_id, actor
+                )
+                await checkout.complete_sale(request)
+                sales.append((sale_id, len(lines)))
+            elif sales:
+                sale_id, count = sales.pop()
+                back = ReturnRequest(
+                    str(uuid.uuid4()), sale_id, None,
+                    tuple(ReturnLine(i, quantity=1, restock=op[1]) for i in range(count)),
+                    "", False, str(uuid.uuid4()), actor,
+                )  # fmt: skip
+                await returns.return_items(back)
+    finally:
+        await ledger.stop()
+
+    conn = sqlite3.connect(settings.ledger_path)
+    try:
+        summed: dict[str, int] = {}
+        for (data,) in conn.execute("SELECT data FROM journal WHERE type = 'stock.moved'"):
+            for item in json.loads(data)["items"]:
+                summed[item["product"]] = summed.get(item["product"], 0) + item["quantity"]
+        live = dict(conn.execute("SELECT product_id, on_hand FROM stock").fetchall())
+        copy = directory / "rebuilt.db"
+        backup(conn, copy)
+    finally:
+        conn.close()
+    assert live == summed
+    rebuilt = sqlite3.connect(copy, isolation_level=None)
+    try:
+        rebuild_projections(rebuilt, ProjectionSet(DEFAULT_PROJECTORS), None)
+        assert dict(rebuilt.execute("SELECT product_id, on_hand FROM stock").fetchall()) == live
+    finally:
+        rebuilt.close()
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(operations=ops)
+def test_stock_is_the_sum_of_its_events_and_a_rebuild_reproduces_it(
+    operations: list[tuple[Any, ...]],
+) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        asyncio.run(_scenario(Path(directory), operations))
