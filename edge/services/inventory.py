@@ -167,3 +167,188 @@ async def movements(ledger: Ledger, product: str, limit: int = 100) -> list[dict
              "quantity": quantity, "reference": ref}
         )  # fmt: skip
     return result
+
+
+# --- stock counts (盘点) -----------------------------------------------------------------------
+
+
+async def open_count(
+    ledger: Ledger, count_id: str, category: str | None, note: str, actor: Actor
+) -> dict[str, Any]:
+    """Open a count of one category (or of the whole store when `category` is None)."""
+
+    def command(tx: Tx) -> dict[str, Any]:
+        scope = {"category": category} if category is not None else {"all": True}
+        known = tx.conn.execute(
+            "SELECT scope, status FROM counts WHERE id = ?", (count_id,)
+        ).fetchone()
+        if known is not None:  # a retry of the same opening answers the count as it is
+            if json.loads(known[0]) != scope:
+                raise Conflict(f"count {count_id} exists with another scope", code="id_reused")
+            return {"count": count_id, "scope": scope, "status": known[1]}
+        if (
+            category is not None
+            and not tx.conn.execute("SELECT 1 FROM categories WHERE id = ?", (category,)).fetchone()
+        ):
+            raise NotFound(f"no category {category}", code="unknown_category")
+        products = [
+            r[0]
+            for r in tx.conn.execute(
+                "SELECT id FROM products WHERE active = 1 AND (? IS NULL OR category = ?)"
+                " ORDER BY id",
+                (category, category),
+            )
+        ]
+        data = {"count": count_id, "scope": scope, "products": products, "note": note}
+        tx.append("stock.count_opened", data, staff=actor.staff, till=actor.till)
+        return data | {"status": "open"}
+
+    return await ledger.submit(command)
+
+
+def _open_count(conn: sqlite3.Connection, count_id: str) -> list[str]:
+    """Return the products of an open count, or refuse (writer side)."""
+    row = conn.execute("SELECT status, products FROM counts WHERE id = ?", (count_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no count {count_id}", code="unknown_count")
+    if row[0] != "open":
+        raise Conflict(f"count {count_id} is {row[0]}", code="count_closed")
+    return list(json.loads(row[1]))
+
+
+async def count_items(
+    ledger: Ledger,
+    count_id: str,
+    items: Sequence[Mapping[str, Any]],
+    mode: str,
+    actor: Actor,
+) -> dict[str, Any]:
+    """Record counted quantities (`mode` add: another shelf; set: a recount).
+
+    The first entry of a product records its book quantity at that moment, so sales before it
+    are in the book and sales after it leave what was counted right: the variance is what was
+    counted against the book when counting began for that product.
+    """
+    if mode not in ("add", "set"):
+        raise InvalidInput("mode is add or set", code="bad_mode")
+    checked = []
+    for index, item in enumerate(items):
+        quantity = item["quantity"]
+        if type(quantity) is not int or not 0 <= quantity <= MAX_QUANTITY:
+            raise InvalidInput(f"items[{index}].quantity must be 0 or more", code="bad_quantity")
+        checked.append({"product": item["product"], "quantity": quantity})
+    if not checked:
+        raise InvalidInput("name at least one item", code="bad_item")
+
+    def command(tx: Tx) -> dict[str, Any]:
+        scope = set(_open_count(tx.conn, count_id))
+        outside = sorted({i["product"] for i in checked} - scope)
+        if outside:
+            raise Conflict(f"not in this count: {', '.join(outside)}", code="not_in_count")
+        entries: list[dict[str, Any]] = []
+        for item in checked:
+            seen = tx.conn.execute(
+                "SELECT 1 FROM count_lines WHERE count_id = ? AND product = ?",
+                (count_id, item["product"]),
+            ).fetchone()
+            entry = dict(item)
+            if seen is None and not any(e["product"] == item["product"] for e in entries):
+                row = tx.conn.execute(
+                    "SELECT on_hand FROM stock WHERE product_id = ?", (item["product"],)
+                ).fetchone()
+                entry["book"] = int(row[0]) if row else 0
+            entries.append(entry)
+        data = {"count": count_id, "mode": mode, "items": entries}
+        tx.append("stock.counted", data, staff=actor.staff, till=actor.till)
+        return data
+
+    return await ledger.submit(command)
+
+
+def _variances(
+    conn: sqlite3.Connection, count_id: str, products: Sequence[str], uncounted_zero: bool
+) -> list[dict[str, Any]]:
+    """Return counted, book and variance of each product (uncounted: zero or left out)."""
+    lines = {
+        r[0]: (int(r[1]), int(r[2]))
+        for r in conn.execute(
+            "SELECT product, counted, book FROM count_lines WHERE count_id = ?", (count_id,)
+        )
+    }
+    result = []
+    for product in products:
+        if product in lines:
+            counted, book = lines[product]
+        elif uncounted_zero:
+            row = conn.execute(
+                "SELECT on_hand FROM stock WHERE product_id = ?", (product,)
+            ).fetchone()
+            counted, book = 0, int(row[0]) if row else 0
+        else:
+            continue
+        result.append(
+            {"product": product, "book": book, "counted": counted, "variance": counted - book}
+        )
+    return result
+
+
+async def post_count(
+    ledger: Ledger, count_id: str, actor: Actor, *, uncounted_zero: bool = False
+) -> dict[str, Any]:
+    """Post a count: one `stock.moved` (reason "count") with every non-zero variance."""
+
+    def command(tx: Tx) -> dict[str, Any]:
+        products = _open_count(tx.conn, count_id)
+        variances = _variances(tx.conn, count_id, products, uncounted_zero)
+        items = [
+            {"product": v["product"], "quantity": v["variance"]} for v in variances if v["variance"]
+        ]
+        if items:
+            tx.append(
+                "stock.moved",
+                {"reason": "count", "count": count_id, "items": items},
+                staff=actor.staff,
+                till=actor.till,
+            )
+        data = {"count": count_id, "variances": variances, "uncounted_zero": uncounted_zero}
+        tx.append("stock.count_posted", data, staff=actor.staff, till=actor.till)
+        return data
+
+    return await ledger.submit(command)
+
+
+async def cancel_count(ledger: Ledger, count_id: str, actor: Actor) -> None:
+    """Cancel an open count: nothing is posted."""
+
+    def command(tx: Tx) -> None:
+        _open_count(tx.conn, count_id)
+        tx.append("stock.count_cancelled", {"count": count_id}, staff=actor.staff, till=actor.till)
+
+    await ledger.submit(command)
+
+
+async def count_state(ledger: Ledger, count_id: str) -> dict[str, Any]:
+    """Return a count: its status and, per counted product, counted, book and variance."""
+    row = await ledger.reader.fetch_one(
+        "SELECT scope, products, status FROM counts WHERE id = ?", (count_id,)
+    )
+    if row is None:
+        raise NotFound(f"no count {count_id}", code="unknown_count")
+    lines = await ledger.reader.fetch_all(
+        "SELECT l.product, l.counted, l.book, coalesce(s.on_hand, 0) FROM count_lines l"
+        " LEFT JOIN stock s ON s.product_id = l.product WHERE l.count_id = ? ORDER BY l.product",
+        (count_id,),
+    )
+    products = json.loads(row[1])
+    return {
+        "count": count_id,
+        "scope": json.loads(row[0]),
+        "status": row[2],
+        "products": len(products),
+        "counted": len(lines),
+        "lines": [
+            {"product": p, "counted": c, "book": b, "variance": c - b, "on_hand_now": now}
+            for p, c, b, now in lines
+        ],
+        "not_counted": sorted(set(products) - {line[0] for line in lines}),
+    }

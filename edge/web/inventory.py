@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from edge.domain.errors import InvalidInput
 from edge.services import inventory
+from edge.services.catalog import resolve_scan
 from edge.web.api import Api, query_param, read_json
 from edge.web.auth import actor
-from edge.web.keys import LEDGER
+from edge.web.keys import LEDGER, SETTINGS
 from edge.web.sales import UUID
 from edge.web.schema import Schema
 
@@ -118,3 +120,138 @@ async def history(request: web.Request) -> web.Response:
     limit = query_param(request, "limit", MOVES_QUERY["limit"])
     moves = await inventory.movements(request.app[LEDGER], request.match_info["product"], limit)
     return web.json_response({"movements": moves})
+
+
+COUNT_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id"],
+    "properties": {
+        "id": UUID,
+        "category": {"type": ["string", "null"], "minLength": 1, "maxLength": 40},
+        "note": {"type": "string", "maxLength": 200},
+    },
+}
+ENTRY_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["items"],
+    "properties": {
+        "mode": {"enum": ["add", "set"]},
+        "items": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 2000,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "properties": {
+                    "product": {"type": "string", "minLength": 1, "maxLength": 40},
+                    "code": {"type": "string", "minLength": 1, "maxLength": 48},
+                    "quantity": {"type": "integer", "minimum": 0, "maximum": 10_000_000},
+                },
+            },
+        },
+    },
+}
+POST_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {"uncounted": {"enum": ["keep", "zero"]}},
+}
+
+
+@api.route(
+    "POST",
+    "/api/v1/counts",
+    summary="Open a stock count of a category (or the whole store)",
+    permission="stock.adjust",
+    request=COUNT_SCHEMA,
+    errors={404: "unknown category", 409: "the id names a count of another scope"},
+)
+async def open_count(request: web.Request) -> web.Response:
+    """Open a count."""
+    body = await read_json(request, COUNT_SCHEMA)
+    opened = await inventory.open_count(
+        request.app[LEDGER], body["id"].lower(), body.get("category"), body.get("note", ""),
+        actor(request),
+    )  # fmt: skip
+    return web.json_response(opened, status=201)
+
+
+@api.route(
+    "POST",
+    "/api/v1/counts/{count_id}/entries",
+    summary="Enter counted quantities by product id or scanned code (mode add or set)",
+    permission="stock.receive",
+    request=ENTRY_SCHEMA,
+    errors={404: "unknown count or code", 409: "count closed, product not in the count"},
+)
+async def count_entries(request: web.Request) -> web.Response:
+    """Record counted items; a scale label counts its weight in grams."""
+    body = await read_json(request, ENTRY_SCHEMA)
+    settings = request.app[SETTINGS]
+    items = []
+    for index, raw in enumerate(body["items"]):
+        if ("code" in raw) == ("product" in raw):
+            raise InvalidInput(f"items[{index}]: give a code or a product id", code="bad_item")
+        product, quantity = raw.get("product"), raw.get("quantity")
+        if "code" in raw:
+            scanned = await resolve_scan(
+                request.app[LEDGER], raw["code"], settings.barcodes.variable_measure
+            )
+            product = scanned.product.id
+            quantity = quantity if quantity is not None else scanned.grams or 1
+        if quantity is None:
+            raise InvalidInput(f"items[{index}]: how many?", code="bad_quantity")
+        items.append({"product": product, "quantity": quantity})
+    entered = await inventory.count_items(
+        request.app[LEDGER], request.match_info["count_id"].lower(), items,
+        body.get("mode", "add"), actor(request),
+    )  # fmt: skip
+    return web.json_response(entered, status=201)
+
+
+@api.route(
+    "GET",
+    "/api/v1/counts/{count_id}",
+    summary="A count: counted, book and variance per product, and what is not counted yet",
+    permission="stock.receive",
+    errors={404: "no such count"},
+)
+async def get_count(request: web.Request) -> web.Response:
+    """Return a count's state."""
+    state = await inventory.count_state(request.app[LEDGER], request.match_info["count_id"].lower())
+    return web.json_response(state)
+
+
+@api.route(
+    "POST",
+    "/api/v1/counts/{count_id}/post",
+    summary="Post a count: variances become one stock correction (uncounted: keep or zero)",
+    permission="stock.adjust",
+    request=POST_SCHEMA,
+    errors={404: "no such count", 409: "posted or cancelled already"},
+)
+async def post_count(request: web.Request) -> web.Response:
+    """Post the count's variances."""
+    body = await read_json(request, POST_SCHEMA) if request.can_read_body else {}
+    posted = await inventory.post_count(
+        request.app[LEDGER], request.match_info["count_id"].lower(), actor(request),
+        uncounted_zero=body.get("uncounted") == "zero",
+    )  # fmt: skip
+    return web.json_response(posted, status=201)
+
+
+@api.route(
+    "POST",
+    "/api/v1/counts/{count_id}/cancel",
+    summary="Cancel an open count (nothing is posted)",
+    permission="stock.adjust",
+    errors={404: "no such count", 409: "posted or cancelled already"},
+)
+async def cancel_count(request: web.Request) -> web.Response:
+    """Cancel a count."""
+    count_id = request.match_info["count_id"].lower()
+    await inventory.cancel_count(request.app[LEDGER], count_id, actor(request))
+    return web.json_response({"count": count_id, "status": "cancelled"})

@@ -222,3 +222,82 @@ def test_stock_is_the_sum_of_its_events_and_a_rebuild_reproduces_it(
 ) -> None:
     with tempfile.TemporaryDirectory() as directory:
         asyncio.run(_scenario(Path(directory), operations))
+
+
+async def test_a_count_with_sales_mid_count_posts_the_right_variance(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    delivery = {
+        "id": new_id(),
+        "items": [{"product": "COKE", "quantity": 20}, {"product": "MILK", "quantity": 10}],
+    }
+    assert (await post(client, "/api/v1/stock/receipts", delivery))[0] == 201
+
+    async def sell_coke(quantity: int) -> None:
+        sale = {
+            "id": new_id(),
+            "lines": [{"product": "COKE", "quantity": quantity}],
+            "tenders": [{"kind": "cash", "amount": 5_000}],
+        }
+        assert (await post(client, "/api/v1/sales", sale))[0] == 201
+
+    count_id = new_id()
+    status, opened = await post(client, "/api/v1/counts", {"id": count_id, "category": "drinks"})
+    assert (status, opened["products"]) == (201, ["COKE"])
+    await sell_coke(3)  # before COKE is counted: the book follows (17)
+    url = f"/api/v1/counts/{count_id}"
+    shelf = {"items": [{"code": "6901234567892", "quantity": 12}]}
+    status, entry = await post(client, f"{url}/entries", shelf)
+    assert (status, entry["items"][0]["book"]) == (201, 17)
+    await sell_coke(2)  # after counting began: those two were counted on the shelf
+    backroom = {"items": [{"product": "COKE", "quantity": 4}]}
+    assert (await post(client, f"{url}/entries", backroom))[0] == 201
+    milk = await post(client, f"{url}/entries", {"items": [{"product": "MILK", "quantity": 9}]})
+    assert (milk[0], milk[1]["error"]["code"]) == (409, "not_in_count")
+
+    state = await (await client.get(url)).json()
+    assert state["lines"] == [
+        {"product": "COKE", "counted": 16, "book": 17, "variance": -1, "on_hand_now": 15}
+    ]
+    status, posted = await post(client, f"{url}/post", {})
+    assert (status, posted["variances"][0]["variance"]) == (201, -1)
+    assert await on_hand(client, "COKE") == 14  # 15 on the books, one was missing
+    assert await on_hand(client, "MILK") == 10  # not in the count: untouched
+    moves = await (await client.get("/api/v1/stock/COKE/movements")).json()
+    assert (moves["movements"][0]["reason"], moves["movements"][0]["quantity"]) == ("count", -1)
+    again = await post(client, f"{url}/post", {})
+    assert (again[0], again[1]["error"]["code"]) == (409, "count_closed")
+    late = await post(client, f"{url}/entries", backroom)
+    assert (late[0], late[1]["error"]["code"]) == (409, "count_closed")
+
+
+async def test_a_whole_store_count_can_zero_what_was_not_found(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    delivery = {
+        "id": new_id(),
+        "items": [{"product": "CHIPS", "quantity": 5}, {"product": "MILK", "quantity": 7}],
+    }
+    assert (await post(client, "/api/v1/stock/receipts", delivery))[0] == 201
+    count_id = new_id()
+    assert (await post(client, "/api/v1/counts", {"id": count_id}))[0] == 201
+    assert (await post(client, "/api/v1/counts", {"id": count_id}))[0] == 201  # a retry
+    recount = {"mode": "set", "items": [{"product": "MILK", "quantity": 6}]}
+    url = f"/api/v1/counts/{count_id}"
+    assert (await post(client, f"{url}/entries", {"items": [{"product": "MILK", "quantity": 9}]}))[
+        0
+    ] == 201
+    assert (await post(client, f"{url}/entries", recount))[0] == 201
+    status, posted = await post(client, f"{url}/post", {"uncounted": "zero"})
+    assert status == 201
+    variances = {v["product"]: v["variance"] for v in posted["variances"]}
+    assert variances["MILK"] == -1 and variances["CHIPS"] == -5
+    assert await on_hand(client, "CHIPS") == 0
+    cancelled = await post(client, f"{url}/cancel", {})
+    assert (cancelled[0], cancelled[1]["error"]["code"]) == (409, "count_closed")

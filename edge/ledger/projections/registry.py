@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from edge.ledger.projections import Projector
 from edge.ledger.projections.catalog import CATALOG
+from edge.ledger.projections.counts import COUNTS
 from edge.ledger.projections.days import DAYS
 from edge.ledger.projections.members import MEMBERS
 from edge.ledger.projections.office import OFFICE
@@ -21,4 +22,5 @@ DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     STAFF,
     DAYS,
     OFFICE,
+    COUNTS,
 )
