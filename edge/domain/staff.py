@@ -33,6 +33,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "catalog.read": _EVERYONE,
     "catalog.write": _MANAGER,
     "promotion.write": _MANAGER,
+    "voucher.issue": _MANAGER,
     "member.read": _SELLING,
     "member.write": _SELLING,
     "stored_value.top_up": _SELLING,

@@ -356,14 +356,7 @@ class Checkout:
                     )
                 balances[tender["member"]] = balance - tender["amount"]
             if tender["kind"] == "coupon":
-                used = tx.conn.execute(
-                    "SELECT sale_id FROM vouchers_redeemed WHERE code = ?", (tender["code"],)
-                ).fetchone()
-                codes = [t.get("code") for t in data["tenders"] if t["kind"] == "coupon"]
-                if used is not None or codes.count(tender["code"]) > 1:
-                    raise Conflict(
-                        f"voucher {tender['code']} was already used", code="voucher_used"
-                    )
+                self._check_voucher(tx, tender, data)
         actor = request.actor
         session, day = session_in_tx(tx.conn, actor.till)
         if not self.allow_negative:
@@ -390,6 +383,33 @@ class Checkout:
         if prepared.stock is not None:
             tx.append("stock.moved", prepared.stock, till=actor.till, staff=actor.staff)
         return SaleRecord(event, replayed=False)
+
+    def _check_voucher(self, tx: Tx, tender: dict[str, Any], data: dict[str, Any]) -> None:
+        """Refuse a voucher tender that is unknown, used, out of date, another member's or short.
+
+        A voucher pays once, at most its value (what it does not cover is never paid out).
+        """
+        code = tender["code"]
+        row = tx.conn.execute(
+            "SELECT v.amount, v.valid_from, v.valid_to, v.member, r.sale_id FROM vouchers v"
+            " LEFT JOIN vouchers_redeemed r ON r.code = v.code WHERE v.code = ?",
+            (code,),
+        ).fetchone()
+        if row is None:
+            raise DomainError(f"no voucher {code} was issued", code="unknown_voucher")
+        amount, valid_from, valid_to, member, used_by = row
+        codes = [t.get("code") for t in data["tenders"] if t["kind"] == "coupon"]
+        if used_by is not None or codes.count(code) > 1:
+            raise Conflict(f"voucher {code} was already used", code="voucher_used")
+        today = tx.now().astimezone(self.pricing.tz).date().isoformat()
+        if (valid_from and today < valid_from) or (valid_to and today > valid_to):
+            raise DomainError(f"voucher {code} is not valid today", code="voucher_expired")
+        if member is not None and member != data["member"]:
+            raise DomainError(f"voucher {code} is another member's", code="voucher_not_yours")
+        if tender["amount"] > amount:
+            raise DomainError(
+                f"voucher {code} is worth {amount}, not {tender['amount']}", code="voucher_value"
+            )
 
     async def sale_event(
         self, *, sale_id: str | None = None, receipt_no: int | None = None, token: str | None = None

@@ -6,7 +6,12 @@ from aiohttp import web
 
 from edge.domain.errors import InvalidInput
 from edge.domain.promotions import promotion_from_fields
-from edge.services.promotions import list_promotions, save_promotion
+from edge.services.promotions import (
+    issue_vouchers,
+    list_promotions,
+    save_promotion,
+    voucher_state,
+)
 from edge.web.api import Api, read_json
 from edge.web.auth import actor
 from edge.web.keys import LEDGER
@@ -96,3 +101,68 @@ async def put_promotion(request: web.Request) -> web.Response:
     promotion = promotion_from_fields({**body, "id": path_id})
     outcome = await save_promotion(request.app[LEDGER], promotion, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
+
+
+VOUCHERS_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "vouchers": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "additionalProperties": False,
+                "required": ["amount"],
+                "properties": {
+                    "code": {"type": "string", "minLength": 4, "maxLength": 32},
+                    "amount": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
+                    "valid_from": {"type": ["string", "null"], "maxLength": 10},
+                    "valid_to": {"type": ["string", "null"], "maxLength": 10},
+                    "member": {"type": ["string", "null"], "maxLength": 40},
+                },
+            },
+        },
+        "count": {"type": "integer", "minimum": 1, "maximum": 1000},
+        "amount": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
+        "valid_from": {"type": ["string", "null"], "maxLength": 10},
+        "valid_to": {"type": ["string", "null"], "maxLength": 10},
+    },
+}
+
+
+@api.route(
+    "POST",
+    "/api/v1/vouchers",
+    summary="Issue single-use vouchers: a list, or {count, amount, valid_to} with new codes",
+    permission="voucher.issue",
+    request=VOUCHERS_SCHEMA,
+    errors={404: "unknown member", 409: "a code was issued already"},
+)
+async def post_vouchers(request: web.Request) -> web.Response:
+    """Issue vouchers and return their codes (shown once to print or send)."""
+    body = await read_json(request, VOUCHERS_SCHEMA)
+    if ("vouchers" in body) == ("count" in body):
+        raise InvalidInput("give a list of vouchers, or a count and an amount", code="bad_vouchers")
+    specs = body.get("vouchers") or [
+        {"amount": body.get("amount"), "valid_from": body.get("valid_from"),
+         "valid_to": body.get("valid_to")}
+        for _ in range(body["count"])
+    ]  # fmt: skip
+    if any(spec["amount"] is None for spec in specs):
+        raise InvalidInput("say what each voucher is worth (amount)", code="bad_amount")
+    issued = await issue_vouchers(request.app[LEDGER], specs, actor(request))
+    return web.json_response({"vouchers": issued}, status=201)
+
+
+@api.route(
+    "GET",
+    "/api/v1/vouchers/{code}",
+    summary="A voucher: value, validity, member and the sale that used it",
+    permission="sale.read",
+    errors={404: "no such voucher"},
+)
+async def get_voucher(request: web.Request) -> web.Response:
+    """Return a voucher's state."""
+    return web.json_response(await voucher_state(request.app[LEDGER], request.match_info["code"]))

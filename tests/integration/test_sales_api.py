@@ -12,9 +12,10 @@ from aiohttp.test_utils import TestClient
 
 from edge.app import create_app
 from edge.protocol.receipt import check_document
+from edge.services.catalog import Actor
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
 from edge.settings import Settings
-from edge.web.keys import LEDGER
+from edge.web.keys import AUTH, LEDGER
 from tests.integration.checkout_store import SPEND_SAVE, head, new_id, stock_up, weight_label
 from tests.integration.conftest import authorize
 
@@ -450,3 +451,68 @@ async def test_returning_what_an_exchange_credit_paid_refunds_the_original_card(
     assert rows == [(1300, 1300)]
     x = await (await client.get("/api/v1/reports/x")).json()
     assert x["drawers"]["T01"]["refunds"] == 0  # no cash left the drawer
+
+
+async def _second_till(client: TestClient) -> dict[str, str]:
+    """A cashier token on till T02, with T02 open; returned as request headers."""
+    token = await client.server.app[AUTH].create_token("t02", "cashier", "T02", Actor())
+    headers = {"Authorization": f"Bearer {token}"}
+    opened = await client.post("/api/v1/till/open", json={"float": 0}, headers=headers)
+    assert opened.status == 201, await opened.text()
+    return headers
+
+
+async def test_two_tills_spending_more_than_the_balance_at_once_one_succeeds(
+    client: TestClient,
+) -> None:
+    t02 = await _second_till(client)
+
+    def spend() -> dict[str, Any]:
+        return {
+            "id": new_id(),
+            "member": "M1",
+            "lines": [{"product": "COKE", "quantity": 2}],  # 5.60 at the member price
+            "tenders": [{"kind": "stored_value", "amount": 560}],
+        }
+
+    for _ in range(5):  # several rounds, each with 10.00 for two spends of 5.60
+        lookup = await (await client.get("/api/v1/members/lookup?key=M1")).json()
+        top = {"id": new_id(), "amount": 1_000 - lookup["stored_value"]}
+        assert (await (await client.post("/api/v1/members/M1/top-ups", json=top)).json())[
+            "balance"
+        ] == 1_000
+        answers = await asyncio.gather(
+            client.post("/api/v1/sales", json=spend()),
+            client.post("/api/v1/sales", json=spend(), headers=t02),
+        )
+        assert sorted(a.status for a in answers) == [201, 402]
+        refused = next(a for a in answers if a.status == 402)
+        assert (await refused.json())["error"]["code"] == "insufficient_stored_value"
+        lookup = await (await client.get("/api/v1/members/lookup?key=M1")).json()
+        assert lookup["stored_value"] == 1_000 - 560
+
+
+async def test_a_voucher_redeemed_at_two_tills_at_once_pays_once(client: TestClient) -> None:
+    t02 = await _second_till(client)
+    codes = [f"GV-RACE{n}" for n in range(5)]
+    issued = await client.post(
+        "/api/v1/vouchers", json={"vouchers": [{"code": c, "amount": 600} for c in codes]}
+    )
+    assert issued.status == 201
+    for code in codes:
+
+        def pay(code: str = code) -> dict[str, Any]:
+            return {
+                "id": new_id(),
+                "lines": [{"product": "COKE", "quantity": 2}],
+                "tenders": [{"kind": "coupon", "amount": 600, "code": code}],
+            }
+
+        answers = await asyncio.gather(
+            client.post("/api/v1/sales", json=pay()),
+            client.post("/api/v1/sales", json=pay(), headers=t02),
+        )
+        assert sorted(a.status for a in answers) == [201, 409]
+        used = await (await client.get(f"/api/v1/vouchers/{code}")).json()
+        winner = next(a for a in answers if a.status == 201)
+        assert used["used_by_sale"] == (await winner.json())["id"]

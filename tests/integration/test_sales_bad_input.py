@@ -166,9 +166,44 @@ async def test_a_10_mb_body_is_refused_with_413(client: TestClient) -> None:
     assert head(client) == before
 
 
-async def test_a_voucher_pays_once(
+async def test_only_issued_vouchers_pay_once_within_their_value_and_dates(
     client: TestClient,
 ) -> None:
+    before = head(client)
+    forged = sale(tenders=[{"kind": "coupon", "amount": 600, "code": "GV-FORGED"}])
+    response = await client.post("/api/v1/sales", json=forged)
+    assert (response.status, (await response.json())["error"]["code"]) == (422, "unknown_voucher")
+    assert head(client) == before
+    vouchers = {
+        "vouchers": [
+            {"code": "GV-1", "amount": 600},
+            {"code": "GV-SMALL", "amount": 500},
+            {"code": "GV-OLD", "amount": 600, "valid_to": "2020-12-31"},
+            {"code": "GV-M1", "amount": 600, "member": "M1"},
+        ]
+    }
+    issued = await client.post("/api/v1/vouchers", json=vouchers)
+    assert issued.status == 201, await issued.text()
+    twice = await client.post(
+        "/api/v1/vouchers", json={"vouchers": [{"code": "GV-1", "amount": 1}]}
+    )
+    assert (twice.status, (await twice.json())["error"]["code"]) == (409, "voucher_exists")
+    before = head(client)
+    for code, member, expected in (
+        ("GV-SMALL", None, "voucher_value"),
+        ("GV-OLD", None, "voucher_expired"),
+        ("GV-M1", None, "voucher_not_yours"),
+    ):
+        body = sale(tenders=[{"kind": "coupon", "amount": 600, "code": code}], member=member)
+        response = await client.post("/api/v1/sales", json=body)
+        assert (response.status, (await response.json())["error"]["code"]) == (422, expected)
+    assert head(client) == before
+    mine = sale(tenders=[{"kind": "coupon", "amount": 560, "code": "GV-M1"}], member="M1")
+    response = await client.post("/api/v1/sales", json=mine)
+    assert response.status == 201, await response.text()
+    batch = await client.post("/api/v1/vouchers", json={"count": 3, "amount": 1000})
+    codes = [v["code"] for v in (await batch.json())["vouchers"]]
+    assert len(set(codes)) == 3 and all(c.startswith("GV-") and len(c) == 15 for c in codes)
     body = sale(tenders=[{"kind": "coupon", "amount": 600, "code": "GV-1"}])
     response = await client.post("/api/v1/sales", json=body)
     assert response.status == 201, await response.text()
@@ -177,3 +212,5 @@ async def test_a_voucher_pays_once(
     response = await client.post("/api/v1/sales", json=again)
     assert (response.status, (await response.json())["error"]["code"]) == (409, "voucher_used")
     assert head(client) == before
+    used = await (await client.get("/api/v1/vouchers/GV-1")).json()
+    assert used["used_by_sale"] == body["id"]

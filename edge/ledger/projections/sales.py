@@ -116,6 +116,18 @@ def _sale_returned(conn: sqlite3.Connection, event: Event) -> None:
     _next_document(conn, d["receipt_no"])
 
 
+def _voucher_issued(conn: sqlite3.Connection, event: Event) -> None:
+    """Record issued vouchers (single use, a value, a validity, maybe one member's)."""
+    conn.executemany(
+        "INSERT INTO vouchers(code, amount, valid_from, valid_to, member, issued_seq)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (v["code"], v["amount"], v["valid_from"], v["valid_to"], v["member"], event.seq)
+            for v in event.data["vouchers"]
+        ],
+    )
+
+
 def _basket_suspended(conn: sqlite3.Connection, event: Event) -> None:
     """Park a basket for later."""
     d = event.data
@@ -136,13 +148,14 @@ def _basket_resumed(conn: sqlite3.Connection, event: Event) -> None:
 
 SALES = Projector(
     name="sales",
-    version=1,
+    version=2,
     tables=(
         "documents",
         "sales",
         "sale_lines",
         "sale_tenders",
         "returns",
+        "vouchers",
         "vouchers_redeemed",
         "suspended_baskets",
     ),
@@ -201,6 +214,14 @@ SALES = Projector(
         void         INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX returns_sale ON returns(sale_id);
+    CREATE TABLE vouchers (
+        code       TEXT PRIMARY KEY,
+        amount     INTEGER NOT NULL,
+        valid_from TEXT,
+        valid_to   TEXT,
+        member     TEXT,
+        issued_seq INTEGER NOT NULL
+    ) STRICT;
     CREATE TABLE vouchers_redeemed (
         code    TEXT PRIMARY KEY,
         sale_id TEXT NOT NULL,
@@ -220,6 +241,7 @@ SALES = Projector(
     handlers={
         "sale.completed": _sale_completed,
         "sale.returned": _sale_returned,
+        "voucher.issued": _voucher_issued,
         "basket.suspended": _basket_suspended,
         "basket.resumed": _basket_resumed,
     },
