@@ -13,6 +13,7 @@ from aiohttp import web
 from edge.domain.barcode import VariableMeasureRule
 from edge.domain.days import parse_hours
 from edge.domain.payments import PaymentProvider
+from edge.domain.points import PointsRules
 from edge.domain.tax import TaxPolicy
 from edge.domain.tenders import currency_exponent
 from edge.ledger.ledger import Ledger, utc_clock
@@ -113,6 +114,12 @@ def create_app(
             clock=clock,
             payment_timeout=settings.checkout.payment_timeout_ms / 1000,
             allow_negative=settings.inventory.allow_negative,
+            points=PointsRules(
+                earn_per=settings.points.earn_per,
+                redeem_value=settings.points.redeem_value,
+                categories=dict(settings.points.categories),
+                tiers=dict(settings.points.tiers),
+            ),
         )
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)

@@ -148,6 +148,16 @@ class AuthSettings:
 
 
 @dataclass(frozen=True)
+class PointsSettings:
+    """Member points: what earns one, what one pays, multipliers in percent."""
+
+    earn_per: int = 100  # minor units spent per point (0: no points)
+    redeem_value: int = 1  # minor units one point pays at the till (0: points do not pay)
+    categories: dict[str, int] = field(default_factory=dict)  # category -> percent (200 = 2x)
+    tiers: dict[str, int] = field(default_factory=dict)  # member tier -> percent
+
+
+@dataclass(frozen=True)
 class InventorySettings:
     """Stock rules of the store."""
 
@@ -204,6 +214,7 @@ class Settings:
     auth: AuthSettings = AuthSettings()
     hours: HoursSettings = HoursSettings()
     inventory: InventorySettings = InventorySettings()
+    points: PointsSettings = PointsSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -229,6 +240,7 @@ SECTIONS: dict[str, type[Any]] = {
     "auth": AuthSettings,
     "hours": HoursSettings,
     "inventory": InventorySettings,
+    "points": PointsSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -264,6 +276,14 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
         ""
         if v and all(0 <= rate <= 10_000 for rate in v.values())
         else "must name at least one tax class with a rate of 0..10000 basis points"
+    ),
+    "points.earn_per": lambda v: "" if 0 <= v <= 1_000_000 else "must be 0..1000000",
+    "points.redeem_value": lambda v: "" if 0 <= v <= 1_000_000 else "must be 0..1000000",
+    "points.categories": lambda v: (
+        "" if all(0 <= p <= 10_000 for p in v.values()) else "multipliers are 0..10000 percent"
+    ),
+    "points.tiers": lambda v: (
+        "" if all(0 <= p <= 10_000 for p in v.values()) else "multipliers are 0..10000 percent"
     ),
     "checkout.cash_rounding": lambda v: (
         "" if 1 <= v <= 100_000 else "must be between 1 and 100000 minor units"
@@ -359,6 +379,7 @@ def settings_from_mapping(
         auth=built["auth"],
         hours=built["hours"],
         inventory=built["inventory"],
+        points=built["points"],
         secrets=load_secrets(env),
         source=source,
     )
@@ -465,7 +486,7 @@ def _variable_measure_rules(value: Any) -> tuple[VariableMeasureRule, ...]:
 
 
 def _rate_table(value: Any) -> dict[str, int]:
-    """Read a table of tax class -> basis points ([tax.rates] standard = 1300)."""
+    """Read a table of name -> integer ([tax.rates] standard = 1300, [points.tiers] gold = 150)."""
     if isinstance(value, _EnvText) or not isinstance(value, dict):
         raise ValueError("must be a table in edge.toml ([tax.rates] standard = 1300)")  # noqa: TRY004 - reported as a field error
     table: dict[str, int] = {}

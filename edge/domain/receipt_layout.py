@@ -167,6 +167,8 @@ def layout_sale(
         blocks.append(r.columns(label, money(tender["amount"], exponent)))
     if sale.get("change"):
         blocks.append(r.columns(t["change"], money(sale["change"], exponent), bold=True))
+    if sale.get("points", {}).get("earned"):
+        blocks.append(r.columns(t["points"], f"+{sale['points']['earned']}"))
     blocks.append(r.rule())
     for tax in sale["tax"]:
         rate = f"{tax['rate_bp'] / 100:g}%"

@@ -14,16 +14,32 @@ from typing import Any, Literal
 from edge.domain.errors import DomainError, InvalidInput
 from edge.domain.rounding import CashRoundingMode, round_to_increment
 
-TenderKind = Literal["cash", "card", "qr", "stored_value", "coupon", "exchange"]
-TENDER_KINDS: tuple[str, ...] = ("cash", "card", "qr", "stored_value", "coupon")  # from a till
+TenderKind = Literal["cash", "card", "qr", "stored_value", "points", "coupon", "exchange"]
+TENDER_KINDS: tuple[str, ...] = (  # what a till may give
+    "cash",
+    "card",
+    "qr",
+    "stored_value",
+    "points",
+    "coupon",
+)
 EXCHANGE = "exchange"  # the credit of an exchange's return, added by the server only
 ELECTRONIC: tuple[str, ...] = ("card", "qr")
 MAX_TENDERS = 8
 MAX_TENDER = 100_000_000
 
-# The order refunds go back in: to the card or wallet first, then the member's account, cash
+# The order refunds go back in: to the card or wallet first, then the member's account
+# (stored value, then points), cash
 # (what an exchange's credit paid is given back as cash), and vouchers last (re-issued).
-REFUND_ORDER: tuple[str, ...] = ("card", "qr", "stored_value", "cash", EXCHANGE, "coupon")
+REFUND_ORDER: tuple[str, ...] = (
+    "card",
+    "qr",
+    "stored_value",
+    "points",
+    "cash",
+    EXCHANGE,
+    "coupon",
+)
 
 CURRENCY_EXPONENTS = {"JPY": 0, "KRW": 0, "VND": 0, "CLP": 0, "ISK": 0, "BHD": 3, "KWD": 3}
 

@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from edge.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from edge.domain.payments import Authorization, PaymentProvider, PaymentRequest
+from edge.domain.points import PointsRules, points_earned, points_for_amount
 from edge.domain.pricing import PricedBasket, PricedLine
 from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
@@ -32,6 +33,13 @@ from edge.services.days import session_in_tx
 from edge.services.inventory import check_available
 from edge.services.members import account_in_tx, find_member
 from edge.services.payments import authorize_all, reverse_all
+
+
+class InsufficientPoints(DomainError):
+    """Raise when a member's points do not cover the points tender."""
+
+    code = "insufficient_points"
+    status = 402
 
 
 class InsufficientStoredValue(DomainError):
@@ -154,7 +162,7 @@ def _tender_record(
             "masked_pan": auth.masked_pan,
             "token": auth.token,
         }
-    if tender.kind == "stored_value":
+    if tender.kind in ("stored_value", "points"):
         record["member"] = member
     if tender.kind == "coupon":
         record["code"] = tender.code
@@ -185,6 +193,7 @@ class Checkout:
         clock: Callable[[], datetime],
         payment_timeout: float = 60.0,
         allow_negative: bool = True,
+        points: PointsRules | None = None,
     ) -> None:
         """Keep the collaborators; `allow_negative=False` refuses sales beyond stock."""
         self.ledger = ledger
@@ -197,20 +206,21 @@ class Checkout:
         self.clock = clock
         self.payment_timeout = payment_timeout
         self.allow_negative = allow_negative
+        self.points = points or PointsRules()
         self.pricer = BasketPricer(ledger, pricing)
 
-    async def _member(self, member_id: str | None) -> tuple[str | None, str | None]:
-        """Return (id, masked display) of the basket's member, checking they may buy."""
+    async def _member(self, member_id: str | None) -> tuple[str | None, str | None, str | None]:
+        """Return (id, masked display, tier) of the basket's member, checking they may buy."""
         if member_id is None:
-            return None, None
+            return None, None, None
         account = await find_member(self.ledger, member_id)
         if not account.member.active or account.member.id != member_id:
             raise NotFound(f"no active member {member_id}", code="unknown_member")
-        return account.member.id, account.member.display
+        return account.member.id, account.member.display, account.member.tier
 
     async def price(self, basket: BasketRequest) -> dict[str, Any]:
         """Price a basket without recording anything (what the till shows while scanning)."""
-        member, display = await self._member(basket.member)
+        member, display, _ = await self._member(basket.member)
         _, priced = await self.pricer.price(basket, self.clock(), member=member is not None)
         codes = [line.code for line in basket.lines]
         return basket_data(priced, codes) | {"member": member, "member_display": display}
@@ -244,9 +254,11 @@ class Checkout:
         `credit` is what an exchange's return gives towards this sale (used up to the total,
         as an `exchange` tender naming the return `credit_from`).
         """
-        member, display = await self._member(request.basket.member)
-        if member is None and any(t.kind == "stored_value" for t in request.tenders):
-            raise InvalidInput("stored value pays only for a member's basket", code="no_member")
+        member, display, tier = await self._member(request.basket.member)
+        if member is None and any(t.kind in ("stored_value", "points") for t in request.tenders):
+            raise InvalidInput(
+                "stored value and points pay only for a member's basket", code="no_member"
+            )
         inputs, priced = await self.pricer.price(
             request.basket, self.clock(), member=member is not None
         )
@@ -276,6 +288,11 @@ class Checkout:
         tenders = [
             _tender_record(t, plan, by_key.get(keys[i]), member) for i, t in enumerate(plan.tenders)
         ]
+        redeemed = 0
+        for tender in tenders:
+            if tender["kind"] == "points":
+                tender["points"] = points_for_amount(tender["amount"], self.points)
+                redeemed += tender["points"]
         data = {
             "sale": request.id,
             "request_hash": request.fingerprint,
@@ -291,6 +308,16 @@ class Checkout:
             "tenders": tenders,
             "change": plan.change,
         }
+        if member is not None:
+            paid_with_points = sum(t["amount"] for t in tenders if t["kind"] == "points")
+            earned = points_earned(
+                ((line.category or "", line.amount) for line in priced.lines),
+                priced.total,
+                paid_with_points,
+                tier,
+                self.points,
+            )
+            data["points"] = {"earned": earned, "redeemed": redeemed}
         # stock moves in pieces, or grams for weighed goods; a price label without a weight
         # (pre-packed goods priced by the scale) moves no stock here: it is counted at packing
         for line, given_line in zip(data["lines"], inputs, strict=True):
@@ -357,6 +384,15 @@ class Checkout:
                 balances[tender["member"]] = balance - tender["amount"]
             if tender["kind"] == "coupon":
                 self._check_voucher(tx, tender, data)
+        redeemed = data.get("points", {}).get("redeemed", 0)
+        if redeemed:
+            row = tx.conn.execute(
+                "SELECT points FROM members WHERE id = ?", (data["member"],)
+            ).fetchone()
+            if row is None or row[0] < redeemed:
+                raise InsufficientPoints(
+                    f"the member has {row[0] if row else 0} points, not {redeemed}"
+                )
         actor = request.actor
         session, day = session_in_tx(tx.conn, actor.till)
         if not self.allow_negative:

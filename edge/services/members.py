@@ -25,18 +25,21 @@ class MemberAccount:
 
     member: Member
     stored_value: int
+    points: int = 0
 
 
 def _row_to_account(row: tuple[Any, ...]) -> MemberAccount:
-    """Build an account from `MEMBER_COLUMNS, stored_value`."""
-    mid, name, phone, card_no, tier, active, balance = row
-    return MemberAccount(Member(mid, name, phone, card_no, tier, bool(active)), int(balance))
+    """Build an account from `MEMBER_COLUMNS, stored_value, points`."""
+    mid, name, phone, card_no, tier, active, balance, points = row
+    return MemberAccount(
+        Member(mid, name, phone, card_no, tier, bool(active)), int(balance), int(points)
+    )
 
 
 def account_in_tx(conn: sqlite3.Connection, member_id: str) -> MemberAccount | None:
     """Read a member inside the writer's transaction."""
     row = conn.execute(
-        f"SELECT {MEMBER_COLUMNS}, stored_value FROM members WHERE id = ?", (member_id,)
+        f"SELECT {MEMBER_COLUMNS}, stored_value, points FROM members WHERE id = ?", (member_id,)
     ).fetchone()
     return None if row is None else _row_to_account(tuple(row))
 
@@ -66,7 +69,7 @@ async def find_member(ledger: Ledger, key: str) -> MemberAccount:
     if key.startswith("M:"):
         key = key[2:]
     rows = ledger.reader.quick(
-        f"SELECT {MEMBER_COLUMNS}, stored_value FROM members"
+        f"SELECT {MEMBER_COLUMNS}, stored_value, points FROM members"
         " WHERE id = ?1 OR card_no = ?1 OR phone = ?2 ORDER BY id = ?1 DESC LIMIT 1",
         (key, normalise_phone(key)),
     )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from edge.domain.errors import Conflict, InvalidInput, NotFound
+from edge.domain.points import points_reversed
 from edge.domain.returns import SoldLine, refund_for_line
 from edge.domain.rounding import round_to_increment
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, REFUND_ORDER
@@ -204,6 +205,16 @@ class Returns:
                 "refunds": refunds,
                 "member": sale.data["member"],
             }
+            if sale.data.get("points"):  # a member's sale: take back what this share earned
+                earned = sale.data["points"]["earned"]
+                base = sum(line["amount"] for line in sale.data["lines"])
+                before = sum(line.returned_amount for line in sold.values())
+                now = before + total
+                data["points"] = {
+                    "reversed": points_reversed(earned, base, now)
+                    - points_reversed(earned, base, before),
+                    "refunded": sum(r.get("points", 0) for r in refunds if r["kind"] == "points"),
+                }
             return await self.ledger.submit(lambda tx: self._record(tx, request, data, prepared))
         except BaseException:
             if prepared is not None:
@@ -246,6 +257,9 @@ class Returns:
         refunds: list[dict[str, Any]] = []
         for index, kind, amount, refunded in order:
             take = min(left, amount - refunded)
+            if kind == "points" and take > 0:  # whole points only
+                step = max(1, self.checkout.points.redeem_value)
+                take -= take % step
             if kind in ("cash", EXCHANGE) and take > 0:
                 c = self.checkout
                 take = min(
@@ -261,6 +275,8 @@ class Returns:
                     left -= sum(r["amount"] for r in back)
                     continue
             refund: dict[str, Any] = {"tender": index, "kind": kind, "amount": take}
+            if kind == "points":
+                refund["points"] = take // max(1, self.checkout.points.redeem_value)
             if kind == EXCHANGE:  # the credit's sale is gone from this store's ledger
                 refund["paid_as"] = "cash"
             original = recorded[index]

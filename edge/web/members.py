@@ -65,6 +65,7 @@ def account_json(account: members.MemberAccount) -> dict[str, Any]:
         "tier": member.tier,
         "active": member.active,
         "stored_value": account.stored_value,
+        "points": account.points,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -14,7 +15,7 @@ from edge.app import create_app
 from edge.protocol.receipt import check_document
 from edge.services.catalog import Actor
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
-from edge.settings import Settings
+from edge.settings import PointsSettings, Settings
 from edge.web.keys import AUTH, LEDGER
 from tests.integration.checkout_store import SPEND_SAVE, head, new_id, stock_up, weight_label
 from tests.integration.conftest import authorize
@@ -516,3 +517,71 @@ async def test_a_voucher_redeemed_at_two_tills_at_once_pays_once(client: TestCli
         used = await (await client.get(f"/api/v1/vouchers/{code}")).json()
         winner = next(a for a in answers if a.status == 201)
         assert used["used_by_sale"] == (await winner.json())["id"]
+
+
+async def test_points_are_earned_redeemed_and_taken_back_by_returns(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    rules = PointsSettings(earn_per=10, redeem_value=1)  # a point per 0.10, worth 0.01
+    app = create_app(replace(settings, points=rules))
+    client: TestClient = await aiohttp_client(app)
+    await authorize(client)
+    await stock_up(client)
+
+    async def points() -> int:
+        return int((await (await client.get("/api/v1/members/lookup?key=M1")).json())["points"])
+
+    first = {
+        "id": new_id(),
+        "member": "M1",
+        "lines": [{"product": "COKE", "quantity": 10}],
+        "tenders": [{"kind": "cash", "amount": 5_000}],
+    }
+    status, sale1 = await post_sale(client, first)
+    assert status == 201, sale1
+    earned1 = sale1["points"]["earned"]
+    assert earned1 == sale1["total"] // 10 and await points() == earned1
+
+    too_many = {
+        "id": new_id(),
+        "member": "M1",
+        "lines": [{"product": "MILK", "quantity": 2}],
+        "tenders": [{"kind": "points", "amount": earned1 + 1}, {"kind": "cash", "amount": 5_000}],
+    }
+    before = head(client)
+    status, refused = await post_sale(client, too_many)
+    assert (status, refused["error"]["code"]) == (402, "insufficient_points")
+    assert head(client) == before
+    anonymous = too_many | {"id": new_id(), "member": None}
+    assert (await post_sale(client, anonymous))[0] == 400
+
+    second = too_many | {
+        "id": new_id(),
+        "tenders": [{"kind": "points", "amount": 200}, {"kind": "cash", "amount": 5_000}],
+    }
+    status, sale2 = await post_sale(client, second)
+    assert status == 201, sale2
+    assert sale2["points"]["redeemed"] == 200
+    earned2 = sale2["points"]["earned"]
+    assert earned2 == (sale2["total"] - 200) // 10  # points paid do not earn points
+    assert await points() == earned1 - 200 + earned2
+
+    # one of the two milks comes back: its share of the points earned is taken back, and the
+    # points tender is refunded before cash
+    back = {"id": new_id(), "sale": sale2["id"], "lines": [{"index": 0, "quantity": 1}]}
+    response = await client.post("/api/v1/returns", json=back)
+    assert response.status == 201, await response.text()
+    returned = await response.json()
+    refunds = {r["kind"]: r for r in returned["refunds"]}
+    assert refunds["points"]["points"] == refunds["points"]["amount"] <= 200
+    reversed_points = returned["points"]["reversed"]
+    assert reversed_points == earned2 * returned["amount"] // sale2["total"]
+    after_return = earned1 - 200 + earned2 + returned["points"]["refunded"] - reversed_points
+    assert await points() == after_return
+
+    void = await client.post(
+        f"/api/v1/sales/{sale1['id']}/void", json={"id": new_id(), "reason": "wrong member"}
+    )
+    assert void.status == 201, await void.text()
+    assert (await void.json())["points"]["reversed"] == earned1
+    assert await points() == after_return - earned1

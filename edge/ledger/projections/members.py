@@ -38,9 +38,23 @@ def _topped_up(conn: sqlite3.Connection, event: Event) -> None:
     _balance(conn, event)
 
 
+def _points(conn: sqlite3.Connection, event: Event) -> None:
+    """Add what a sale earned (less what it redeemed), or what a return gave back and took."""
+    points = event.data.get("points")
+    if not points or not event.data.get("member"):
+        return
+    change = points.get("earned", 0) - points.get("redeemed", 0)
+    change += points.get("refunded", 0) - points.get("reversed", 0)
+    if change:
+        conn.execute(
+            "UPDATE members SET points = points + ?, updated_seq = ? WHERE id = ?",
+            (change, event.seq, event.data["member"]),
+        )
+
+
 MEMBERS = Projector(
     name="members",
-    version=1,
+    version=2,
     tables=("members", "top_ups"),
     ddl="""
     CREATE TABLE members (
@@ -51,6 +65,7 @@ MEMBERS = Projector(
         tier         TEXT NOT NULL,
         active       INTEGER NOT NULL,
         stored_value INTEGER NOT NULL CHECK (stored_value >= 0),
+        points       INTEGER NOT NULL DEFAULT 0,
         updated_seq  INTEGER NOT NULL
     ) STRICT;
     CREATE TABLE top_ups (
@@ -66,5 +81,7 @@ MEMBERS = Projector(
         "stored_value.topped_up": _topped_up,
         "stored_value.spent": _balance,
         "stored_value.refunded": _balance,
+        "sale.completed": _points,
+        "sale.returned": _points,
     },
 )
