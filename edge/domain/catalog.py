@@ -40,7 +40,12 @@ PRODUCT_FIELDS = (
     "plu",
     "barcodes",
     "active",
+    "reorder_point",
+    "pack_size",
 )
+# fields added after the first events: their value when an older event does not carry them
+PRODUCT_DEFAULTS: dict[str, Any] = {"reorder_point": None, "pack_size": 1}
+MAX_STOCK_FIGURE = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,8 @@ class Product:
     plu: str | None
     barcodes: tuple[str, ...]
     active: bool = True
+    reorder_point: int | None = None  # stock at or below this raises a low-stock alert
+    pack_size: int = 1  # the supplier's case: orders are suggested in whole packs
 
     def to_data(self) -> dict[str, Any]:
         """Return the event data form (JSON-safe, no floats)."""
@@ -91,7 +98,7 @@ class Product:
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Product:
         """Rebuild a product from its event data."""
-        values = {name: data[name] for name in PRODUCT_FIELDS}
+        values = {name: data.get(name, PRODUCT_DEFAULTS.get(name)) for name in PRODUCT_FIELDS}
         values["barcodes"] = tuple(data["barcodes"])
         return cls(**values)
 
@@ -144,6 +151,21 @@ class _Fields(FieldReader):
             return None
         if not 0 <= value <= MAX_PRICE:
             self.problem(name, f"must be between 0 and {MAX_PRICE}")
+            return None
+        return value
+
+    def count(self, name: str, *, minimum: int = 0) -> int | None:
+        """Read an optional whole number (pieces or grams), also as CSV text."""
+        value = self.raw.get(name)
+        if value is None or value == "":
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.problem(name, "must be a whole number")
+            return None
+        if not minimum <= value <= MAX_STOCK_FIGURE:
+            self.problem(name, f"must be between {minimum} and {MAX_STOCK_FIGURE}")
             return None
         return value
 
@@ -207,6 +229,8 @@ def product_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Product:
         plu=plu,
         barcodes=barcodes,
         active=f.flag("active", default=True),
+        reorder_point=f.count("reorder_point"),
+        pack_size=f.count("pack_size", minimum=1) or 1,
     )
     if f.problems:
         raise ValidationFailed(f.problems)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 from edge.domain.errors import Conflict, InvalidInput, NotFound
@@ -352,3 +353,82 @@ async def count_state(ledger: Ledger, count_id: str) -> dict[str, Any]:
         ],
         "not_counted": sorted(set(products) - {line[0] for line in lines}),
     }
+
+
+# --- replenishment and alerts ------------------------------------------------------------
+
+
+def suggest_order(
+    on_hand: int, sold: int, window_days: int, cover_days: int, pack_size: int
+) -> tuple[int, int]:
+    """Return (target stock, suggested order) from sales over a window, in whole packs.
+
+    target = sold / window_days × cover_days, rounded up; the order brings stock on hand up to
+    the target and is rounded up to whole packs (nothing when stock already covers it).
+    """
+    target = -(-sold * cover_days // window_days) if sold > 0 else 0
+    need = target - on_hand
+    if need <= 0:
+        return target, 0
+    packs = -(-need // pack_size)
+    return target, packs * pack_size
+
+
+async def replenishment(
+    ledger: Ledger,
+    *,
+    now: datetime,
+    window_days: int,
+    lead_days: int,
+    review_days: int,
+    safety_days: int,
+) -> list[dict[str, Any]]:
+    """Suggest what to order per product from its sales velocity, lead time and safety stock."""
+    if not 1 <= window_days <= 365:
+        raise InvalidInput("window_days is 1..365", code="bad_window")
+    cover = lead_days + review_days + safety_days
+    if not 1 <= cover <= 365 or min(lead_days, review_days, safety_days) < 0:
+        raise InvalidInput("lead, review and safety days must add up to 1..365", code="bad_cover")
+    since = now - timedelta(days=window_days)
+    sold: dict[str, int] = {}
+    async with ledger.reader.connection() as conn:
+        rows = await conn.execute_fetchall(
+            "SELECT ts, data FROM journal WHERE type = 'stock.moved'"
+            " AND json_extract(data, '$.reason') IN ('sale', 'return') ORDER BY seq DESC"
+        )
+        for ts, data in rows:
+            if datetime.fromisoformat(ts) < since:
+                break  # seq order is time order
+            for item in json.loads(data)["items"]:
+                sold[item["product"]] = sold.get(item["product"], 0) - item["quantity"]
+        products = await conn.execute_fetchall(
+            "SELECT p.id, p.name_zh, p.name_en, p.pack_size, coalesce(s.on_hand, 0)"
+            " FROM products p LEFT JOIN stock s ON s.product_id = p.id WHERE p.active = 1"
+            " ORDER BY p.id"
+        )
+    suggestions = []
+    for pid, name_zh, name_en, pack, on_hand in products:
+        units = max(0, sold.get(pid, 0))
+        target, order = suggest_order(on_hand, units, window_days, cover, pack)
+        if order:
+            suggestions.append(
+                {"product": pid, "name_zh": name_zh, "name_en": name_en, "on_hand": on_hand,
+                 "sold": units, "window_days": window_days, "cover_days": cover,
+                 "target": target, "pack_size": pack, "packs": order // pack, "order": order}
+            )  # fmt: skip
+    return suggestions
+
+
+async def stock_alerts(ledger: Ledger) -> list[dict[str, Any]]:
+    """Return products at or below their reorder point, and products below zero."""
+    rows = await ledger.reader.fetch_all(
+        "SELECT p.id, p.name_zh, p.name_en, p.reorder_point, coalesce(s.on_hand, 0)"
+        " FROM products p LEFT JOIN stock s ON s.product_id = p.id WHERE p.active = 1"
+        " AND (coalesce(s.on_hand, 0) < 0 OR (p.reorder_point IS NOT NULL"
+        " AND coalesce(s.on_hand, 0) <= p.reorder_point)) ORDER BY p.id"
+    )
+    return [
+        {"product": r[0], "name_zh": r[1], "name_en": r[2], "reorder_point": r[3],
+         "on_hand": r[4], "alert": "negative" if r[4] < 0 else "low"}
+        for r in rows
+    ]  # fmt: skip

@@ -40,6 +40,8 @@ PRODUCT_SCHEMA: Schema = {
         "plu": {"type": ["string", "null"], "pattern": "^[0-9]{1,5}$"},
         "barcodes": {"type": "array", "maxItems": 16, "items": {"type": "string", "maxLength": 48}},
         "active": {"type": "boolean"},
+        "reorder_point": {"type": ["integer", "null"], "minimum": 0, "maximum": 10_000_000},
+        "pack_size": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
     },
 }
 PRODUCT_LIST_SCHEMA: Schema = {

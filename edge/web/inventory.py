@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+
 from aiohttp import web
 
 from edge.domain.errors import InvalidInput
@@ -9,7 +12,7 @@ from edge.services import inventory
 from edge.services.catalog import resolve_scan
 from edge.web.api import Api, query_param, read_json
 from edge.web.auth import actor
-from edge.web.keys import LEDGER, SETTINGS
+from edge.web.keys import CHECKOUT, LEDGER, SETTINGS
 from edge.web.sales import UUID
 from edge.web.schema import Schema
 
@@ -255,3 +258,54 @@ async def cancel_count(request: web.Request) -> web.Response:
     count_id = request.match_info["count_id"].lower()
     await inventory.cancel_count(request.app[LEDGER], count_id, actor(request))
     return web.json_response({"count": count_id, "status": "cancelled"})
+
+
+REPLENISH_QUERY: dict[str, Schema] = {
+    "window_days": {"type": "integer", "minimum": 1, "maximum": 365, "default": 28},
+    "lead_days": {"type": "integer", "minimum": 0, "maximum": 180, "default": 3},
+    "review_days": {"type": "integer", "minimum": 0, "maximum": 180, "default": 7},
+    "safety_days": {"type": "integer", "minimum": 0, "maximum": 180, "default": 2},
+    "format": {"enum": ["json", "csv"], "default": "json"},
+}
+CSV_COLUMNS = ("product", "name_zh", "name_en", "on_hand", "sold", "target", "pack_size", "packs",
+               "order")  # fmt: skip
+
+
+@api.route(
+    "GET",
+    "/api/v1/stock/replenishment",
+    summary="Suggested orders from sales velocity, lead time, review period and safety stock",
+    permission="report.x",
+    query=REPLENISH_QUERY,
+)
+async def replenishment(request: web.Request) -> web.StreamResponse:
+    """Return order suggestions as JSON, or as CSV for the supplier (?format=csv)."""
+    params = {
+        name: query_param(request, name, REPLENISH_QUERY[name])
+        for name in ("window_days", "lead_days", "review_days", "safety_days")
+    }
+    suggestions = await inventory.replenishment(
+        request.app[LEDGER], now=request.app[CHECKOUT].clock(), **params
+    )
+    if query_param(request, "format", REPLENISH_QUERY["format"]) == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow(CSV_COLUMNS)
+        writer.writerows([row[column] for column in CSV_COLUMNS] for row in suggestions)
+        return web.Response(
+            text=out.getvalue(),
+            content_type="text/csv",
+            headers={"Content-Disposition": 'attachment; filename="replenishment.csv"'},
+        )
+    return web.json_response({"suggestions": suggestions, **params})
+
+
+@api.route(
+    "GET",
+    "/api/v1/stock/alerts",
+    summary="Products at or below their reorder point, and products below zero",
+    permission="catalog.read",
+)
+async def alerts(request: web.Request) -> web.Response:
+    """Return stock alerts."""
+    return web.json_response({"alerts": await inventory.stock_alerts(request.app[LEDGER])})

@@ -7,6 +7,7 @@ import json
 import sqlite3
 import tempfile
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from edge.settings import InventorySettings, PathSettings, Settings
 from edge.web.keys import LEDGER
 from tests.conftest import STORE
 from tests.integration.checkout_store import new_id, stock_up
-from tests.integration.conftest import authorize
+from tests.integration.conftest import FakeClock, authorize
 
 
 async def post(client: TestClient, path: str, body: Any) -> tuple[int, Any]:
@@ -301,3 +302,48 @@ async def test_a_whole_store_count_can_zero_what_was_not_found(
     assert await on_hand(client, "CHIPS") == 0
     cancelled = await post(client, f"{url}/cancel", {})
     assert (cancelled[0], cancelled[1]["error"]["code"]) == (409, "count_closed")
+
+
+async def test_replenishment_worked_example_and_low_stock_alerts(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    """The README's example: 56 sold in 28 days, 3 + 7 + 2 days to cover, 5 on hand, packs of 12."""
+    clock = FakeClock()
+    clock.now = datetime(2026, 10, 10, 2, 0, tzinfo=UTC)
+    client: TestClient = await aiohttp_client(create_app(settings, clock=clock))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    cola = {"name_zh": "可乐", "category": "drinks", "list_price": 300,
+            "barcodes": ["6901234567892"], "pack_size": 12, "reorder_point": 6}  # fmt: skip
+    assert (await client.put("/api/v1/products/COKE", json=cola)).status == 200
+    delivery = {"id": new_id(), "items": [{"product": "COKE", "quantity": 71}]}
+    assert (await post(client, "/api/v1/stock/receipts", delivery))[0] == 201
+
+    async def sell(quantity: int) -> None:
+        sale = {
+            "id": new_id(),
+            "lines": [{"product": "COKE", "quantity": quantity}],
+            "tenders": [{"kind": "cash", "amount": 100_000}],
+        }
+        status, body = await post(client, "/api/v1/sales", sale)
+        assert status == 201, body
+
+    await sell(10)  # 2026-10-10: outside the 28-day window that ends on 2026-11-23
+    clock.now = datetime(2026, 10, 27, 2, 0, tzinfo=UTC)
+    for _ in range(4):
+        await sell(14)  # 56 within the window
+        clock.advance(days=7)
+    clock.now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+    assert await on_hand(client, "COKE") == 5
+
+    url = "/api/v1/stock/replenishment?window_days=28&lead_days=3&review_days=7&safety_days=2"
+    body = await (await client.get(url)).json()
+    (cola_row,) = [row for row in body["suggestions"] if row["product"] == "COKE"]
+    assert (cola_row["sold"], cola_row["cover_days"], cola_row["target"]) == (56, 12, 24)
+    assert (cola_row["packs"], cola_row["order"]) == (2, 24)  # need 19: two packs of 12
+    csv_text = await (await client.get(url + "&format=csv")).text()
+    assert csv_text.splitlines()[0].startswith("product,name_zh,name_en,on_hand")
+    assert "COKE,可乐,可乐,5,56,24,12,2,24" in csv_text.splitlines()
+
+    alerts = await (await client.get("/api/v1/stock/alerts")).json()
+    assert {"product": "COKE", "alert": "low"}.items() <= alerts["alerts"][0].items()

@@ -9,7 +9,7 @@ from edge.protocol.chain import Event, dumps_canonical
 
 PRODUCT_COLUMNS = (
     "id, name_zh, name_en, category, brand, unit, tax_class, cost, list_price, member_price,"
-    " sold_by_weight, age_restricted, plu, active"
+    " sold_by_weight, age_restricted, plu, active, reorder_point, pack_size"
 )
 
 
@@ -29,7 +29,7 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
     p = event.data["product"]
     conn.execute(
         f"INSERT OR REPLACE INTO products({PRODUCT_COLUMNS}, updated_seq)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             p["id"],
             p["name_zh"],
@@ -45,6 +45,8 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
             int(p["age_restricted"]),
             p["plu"],
             int(p["active"]),
+            p.get("reorder_point"),
+            p.get("pack_size", 1),
             event.seq,
         ),
     )
@@ -67,7 +69,7 @@ def _promotion_saved(conn: sqlite3.Connection, event: Event) -> None:
 
 CATALOG = Projector(
     name="catalog",
-    version=2,
+    version=3,
     tables=("categories", "products", "barcodes", "promotions"),
     ddl="""
     CREATE TABLE categories (
@@ -92,6 +94,8 @@ CATALOG = Projector(
         age_restricted INTEGER NOT NULL,
         plu            TEXT UNIQUE,
         active         INTEGER NOT NULL,
+        reorder_point  INTEGER,
+        pack_size      INTEGER NOT NULL DEFAULT 1,
         updated_seq    INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX products_category ON products(category);
