@@ -156,3 +156,21 @@ async def top_up(
         if keys:
             await reverse_all(payments, keys)  # type: ignore[arg-type]
         raise
+
+
+async def purchase_history(
+    ledger: Ledger, member_id: str, *, limit: int = 50, before_seq: int | None = None
+) -> list[dict[str, Any]]:
+    """Return a member's sales, newest first (page with `before_seq`), with their status."""
+    known = await ledger.reader.fetch_one("SELECT 1 FROM members WHERE id = ?", (member_id,))
+    if known is None:
+        raise NotFound(f"no member {member_id}", code="unknown_member")
+    rows = await ledger.reader.fetch_all(
+        "SELECT s.id, s.receipt_no, s.seq, s.ts, s.till, s.total, s.status,"
+        " json_extract(j.data, '$.points.earned'), json_array_length(j.data, '$.lines')"
+        " FROM sales s JOIN journal j ON j.seq = s.seq WHERE s.member = ?"
+        " AND (? IS NULL OR s.seq < ?) ORDER BY s.seq DESC LIMIT ?",
+        (member_id, before_seq, before_seq, limit),
+    )
+    keys = ("sale", "receipt_no", "seq", "ts", "till", "total", "status", "points", "lines")
+    return [dict(zip(keys, row, strict=True)) for row in rows]

@@ -138,3 +138,28 @@ async def post_top_up(request: web.Request) -> web.Response:
         payment_timeout=checkout.payment_timeout,
     )
     return web.json_response(result, status=201)
+
+
+HISTORY_QUERY: dict[str, Schema] = {
+    "limit": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+    "before_seq": {"type": "integer", "minimum": 1, "maximum": 2**53},
+}
+
+
+@api.route(
+    "GET",
+    "/api/v1/members/{member_id}/purchases",
+    summary="A member's purchase history, newest first (?before_seq= for the next page)",
+    permission="member.read",
+    query=HISTORY_QUERY,
+    errors={404: "no such member"},
+)
+async def purchases(request: web.Request) -> web.Response:
+    """Return a member's sales with receipt, total, status and points earned."""
+    history = await members.purchase_history(
+        request.app[LEDGER],
+        request.match_info["member_id"],
+        limit=query_param(request, "limit", HISTORY_QUERY["limit"]),
+        before_seq=query_param(request, "before_seq", HISTORY_QUERY["before_seq"]),
+    )
+    return web.json_response({"purchases": history})

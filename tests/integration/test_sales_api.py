@@ -585,3 +585,14 @@ async def test_points_are_earned_redeemed_and_taken_back_by_returns(
     assert void.status == 201, await void.text()
     assert (await void.json())["points"]["reversed"] == earned1
     assert await points() == after_return - earned1
+    history = await (await client.get("/api/v1/members/M1/purchases")).json()
+    assert [(p["sale"], p["status"]) for p in history["purchases"]] == [
+        (sale2["id"], "partially_returned"),
+        (sale1["id"], "voided"),
+    ]
+    assert history["purchases"][1]["points"] == earned1
+    page = await client.get(
+        f"/api/v1/members/M1/purchases?before_seq={history['purchases'][0]['seq']}"
+    )
+    assert [p["sale"] for p in (await page.json())["purchases"]] == [sale1["id"]]
+    assert (await client.get("/api/v1/members/NOBODY/purchases")).status == 404
