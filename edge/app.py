@@ -120,6 +120,7 @@ def create_app(
                 categories=dict(settings.points.categories),
                 tiers=dict(settings.points.tiers),
             ),
+            tiers=settings.members.tiers,
         )
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)

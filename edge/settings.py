@@ -158,6 +158,13 @@ class PointsSettings:
 
 
 @dataclass(frozen=True)
+class MemberSettings:
+    """Member tiers: the cumulative net spend (minor units) that upgrades a member to each."""
+
+    tiers: dict[str, int] = field(default_factory=dict)  # e.g. {silver = 100000, gold = 500000}
+
+
+@dataclass(frozen=True)
 class InventorySettings:
     """Stock rules of the store."""
 
@@ -215,6 +222,7 @@ class Settings:
     hours: HoursSettings = HoursSettings()
     inventory: InventorySettings = InventorySettings()
     points: PointsSettings = PointsSettings()
+    members: MemberSettings = MemberSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -241,6 +249,7 @@ SECTIONS: dict[str, type[Any]] = {
     "hours": HoursSettings,
     "inventory": InventorySettings,
     "points": PointsSettings,
+    "members": MemberSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -281,6 +290,9 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "points.redeem_value": lambda v: "" if 0 <= v <= 1_000_000 else "must be 0..1000000",
     "points.categories": lambda v: (
         "" if all(0 <= p <= 10_000 for p in v.values()) else "multipliers are 0..10000 percent"
+    ),
+    "members.tiers": lambda v: (
+        "" if all(1 <= p <= 10**12 for p in v.values()) else "thresholds are 1..10^12 minor units"
     ),
     "points.tiers": lambda v: (
         "" if all(0 <= p <= 10_000 for p in v.values()) else "multipliers are 0..10000 percent"
@@ -380,6 +392,7 @@ def settings_from_mapping(
         hours=built["hours"],
         inventory=built["inventory"],
         points=built["points"],
+        members=built["members"],
         secrets=load_secrets(env),
         source=source,
     )

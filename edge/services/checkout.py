@@ -194,6 +194,7 @@ class Checkout:
         payment_timeout: float = 60.0,
         allow_negative: bool = True,
         points: PointsRules | None = None,
+        tiers: Mapping[str, int] | None = None,
     ) -> None:
         """Keep the collaborators; `allow_negative=False` refuses sales beyond stock."""
         self.ledger = ledger
@@ -207,6 +208,7 @@ class Checkout:
         self.payment_timeout = payment_timeout
         self.allow_negative = allow_negative
         self.points = points or PointsRules()
+        self.tiers = dict(tiers or {})  # tier -> cumulative spend that reaches it
         self.pricer = BasketPricer(ledger, pricing)
 
     async def _member(self, member_id: str | None) -> tuple[str | None, str | None, str | None]:
@@ -418,7 +420,29 @@ class Checkout:
             )
         if prepared.stock is not None:
             tx.append("stock.moved", prepared.stock, till=actor.till, staff=actor.staff)
+        if data["member"] is not None and self.tiers:
+            self._upgrade(tx, data["member"], actor)
         return SaleRecord(event, replayed=False)
+
+    def _upgrade(self, tx: Tx, member: str, actor: Actor) -> None:
+        """Move a member up to the highest tier their spend reaches (never down)."""
+        row = tx.conn.execute("SELECT tier, spend FROM members WHERE id = ?", (member,)).fetchone()
+        if row is None:
+            return
+        tier, spend = row
+        ladder = sorted(self.tiers.items(), key=lambda item: item[1])
+        reached = [name for name, threshold in ladder if spend >= threshold]
+        if not reached:
+            return
+        names = [name for name, _ in ladder]
+        current = names.index(tier) if tier in names else -1
+        if names.index(reached[-1]) > current:
+            tx.append(
+                "member.tier_changed",
+                {"member": member, "from": tier, "to": reached[-1], "spend": spend},
+                till=actor.till,
+                staff=actor.staff,
+            )
 
     def _check_voucher(self, tx: Tx, tender: dict[str, Any], data: dict[str, Any]) -> None:
         """Refuse a voucher tender that is unknown, used, out of date, another member's or short.

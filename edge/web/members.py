@@ -84,7 +84,14 @@ async def put_member(request: web.Request) -> web.Response:
     path_id = request.match_info["member_id"]
     if body.get("id", path_id) != path_id:
         raise InvalidInput("the body's id differs from the path's")
-    member = member_from_fields({**body, "id": path_id})
+    fields = {**body, "id": path_id}
+    if "tier" not in body:  # an edit without a tier keeps the one earned (upgrades included)
+        known = await request.app[LEDGER].reader.fetch_one(
+            "SELECT tier FROM members WHERE id = ?", (path_id,)
+        )
+        if known is not None:
+            fields["tier"] = known[0]
+    member = member_from_fields(fields)
     outcome = await members.save_member(request.app[LEDGER], member, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 

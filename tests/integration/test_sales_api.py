@@ -15,9 +15,16 @@ from edge.app import create_app
 from edge.protocol.receipt import check_document
 from edge.services.catalog import Actor
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
-from edge.settings import PointsSettings, Settings
+from edge.settings import MemberSettings, PointsSettings, Settings
 from edge.web.keys import AUTH, LEDGER
-from tests.integration.checkout_store import SPEND_SAVE, head, new_id, stock_up, weight_label
+from tests.integration.checkout_store import (
+    MEMBER,
+    SPEND_SAVE,
+    head,
+    new_id,
+    stock_up,
+    weight_label,
+)
 from tests.integration.conftest import authorize
 
 
@@ -596,3 +603,58 @@ async def test_points_are_earned_redeemed_and_taken_back_by_returns(
     )
     assert [p["sale"] for p in (await page.json())["purchases"]] == [sale1["id"]]
     assert (await client.get("/api/v1/members/NOBODY/purchases")).status == 404
+
+
+async def test_members_move_up_a_tier_when_their_spend_reaches_it(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    tiered = replace(
+        settings,
+        members=MemberSettings(tiers={"silver": 2_000, "gold": 5_000}),
+        points=PointsSettings(earn_per=100, tiers={"gold": 200}),
+    )
+    client: TestClient = await aiohttp_client(create_app(tiered))
+    await authorize(client)
+    await stock_up(client)
+
+    async def buy(quantity: int) -> dict[str, Any]:
+        body = {
+            "id": new_id(),
+            "member": "M1",
+            "lines": [{"product": "CHIPS", "quantity": quantity}],
+            "tenders": [{"kind": "cash", "amount": 20_000}],
+        }
+        status, sale = await post_sale(client, body)
+        assert status == 201, sale
+        return sale
+
+    async def tier() -> str:
+        return str((await (await client.get("/api/v1/members/lookup?key=M1")).json())["tier"])
+
+    first = await buy(2)  # 13.00, spend 13.00
+    assert await tier() == "standard"
+    await buy(2)  # spend 26.00: silver
+    assert await tier() == "silver"
+    big = await buy(6)  # spend 65.00 (less the spend-20-save-3): gold, skipping nothing
+    assert await tier() == "gold"
+    doubled = await buy(2)  # gold earns double points
+    assert doubled["points"]["earned"] == 2 * (doubled["total"] // 100)
+    # a return lowers the spend but never the tier
+    back = {"id": new_id(), "sale": big["id"], "lines": [{"index": 0}]}
+    assert (await client.post("/api/v1/returns", json=back)).status == 201
+    assert await tier() == "gold"
+    conn = sqlite3.connect(client.server.app[LEDGER].path)
+    try:
+        changes = [
+            json.loads(row[0])
+            for row in conn.execute(
+                "SELECT data FROM journal WHERE type = 'member.tier_changed' ORDER BY seq"
+            )
+        ]
+    finally:
+        conn.close()
+    assert [(c["from"], c["to"]) for c in changes] == [("standard", "silver"), ("silver", "gold")]
+    edited = await client.put("/api/v1/members/M1", json=MEMBER | {"name": "王小明 (new)"})
+    assert edited.status == 200, await edited.text()
+    assert await tier() == "gold"  # editing the record keeps the tier earned
+    assert first["points"]["earned"] == first["total"] // 100

@@ -38,10 +38,18 @@ def _topped_up(conn: sqlite3.Connection, event: Event) -> None:
     _balance(conn, event)
 
 
-def _points(conn: sqlite3.Connection, event: Event) -> None:
-    """Add what a sale earned (less what it redeemed), or what a return gave back and took."""
+def _member_sale(conn: sqlite3.Connection, event: Event) -> None:
+    """Add what a member's sale or return changes: spend and points (earned, redeemed, back)."""
+    member = event.data.get("member")
+    if not member:
+        return
+    spent = event.data["total"] if event.type == "sale.completed" else -event.data["amount"]
+    conn.execute(
+        "UPDATE members SET spend = spend + ?, updated_seq = ? WHERE id = ?",
+        (spent, event.seq, member),
+    )
     points = event.data.get("points")
-    if not points or not event.data.get("member"):
+    if not points:
         return
     change = points.get("earned", 0) - points.get("redeemed", 0)
     change += points.get("refunded", 0) - points.get("reversed", 0)
@@ -52,9 +60,17 @@ def _points(conn: sqlite3.Connection, event: Event) -> None:
         )
 
 
+def _tier_changed(conn: sqlite3.Connection, event: Event) -> None:
+    """Move a member to another tier."""
+    conn.execute(
+        "UPDATE members SET tier = ?, updated_seq = ? WHERE id = ?",
+        (event.data["to"], event.seq, event.data["member"]),
+    )
+
+
 MEMBERS = Projector(
     name="members",
-    version=2,
+    version=3,
     tables=("members", "top_ups"),
     ddl="""
     CREATE TABLE members (
@@ -66,6 +82,7 @@ MEMBERS = Projector(
         active       INTEGER NOT NULL,
         stored_value INTEGER NOT NULL CHECK (stored_value >= 0),
         points       INTEGER NOT NULL DEFAULT 0,
+        spend        INTEGER NOT NULL DEFAULT 0,
         updated_seq  INTEGER NOT NULL
     ) STRICT;
     CREATE TABLE top_ups (
@@ -81,7 +98,8 @@ MEMBERS = Projector(
         "stored_value.topped_up": _topped_up,
         "stored_value.spent": _balance,
         "stored_value.refunded": _balance,
-        "sale.completed": _points,
-        "sale.returned": _points,
+        "sale.completed": _member_sale,
+        "sale.returned": _member_sale,
+        "member.tier_changed": _tier_changed,
     },
 )
