@@ -22,6 +22,7 @@ from edge.services.basket import Pricing
 from edge.services.checkout import Checkout
 from edge.services.days import Days
 from edge.services.office import Office
+from edge.services.orders import Orders
 from edge.services.payments import SimulatedTerminal
 from edge.services.returns import Returns
 from edge.settings import Settings
@@ -35,6 +36,7 @@ from edge.web import (
     members,
     office,
     openapi,
+    orders,
     promotions,
     receipts,
     returns,
@@ -48,6 +50,7 @@ from edge.web.keys import (
     DAYS,
     LEDGER,
     OFFICE,
+    ORDERS,
     READINESS,
     RETURNS,
     SETTINGS,
@@ -124,6 +127,7 @@ def create_app(
         )
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)
+        app[ORDERS] = Orders(checkout)
         app[AUTH] = Auth(ledger, settings.auth, store_pepper(settings), clock)
         hours = parse_hours(settings.hours.week(), settings.hours.holiday_list())
         app[DAYS] = Days(ledger, hours, settings.tz, clock)
@@ -142,6 +146,7 @@ def create_app(
         days.api,
         office.api,
         inventory.api,
+        orders.api,
         openapi.api,
         catalog.api,
         promotions.api,

@@ -57,7 +57,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "session.own": _EVERYONE,  # one's own session, clocking in and out, the rota
     "expense.write": _SUPERVISING,
     "stock.adjust": _SUPERVISING,  # damage, theft, expiry, found, corrections
-    "stock.receive": _SELLING,  # goods in from a supplier
+    "stock.receive": _SELLING,  # goods in from a supplier, count entries
+    "order.write": _SELLING,  # take a pickup order (HQ and mini-programs use a token)
+    "order.fulfil": _SELLING,  # pick, hand over or cancel it
     "feedback.write": _SELLING,  # take down a shopper's complaint or suggestion
     "feedback.manage": _SUPERVISING,  # assign, follow up and resolve it
 }

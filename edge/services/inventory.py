@@ -128,7 +128,10 @@ async def stock_levels(
     """Return stock on hand per product (one product, or those below a level)."""
     rows = await ledger.reader.fetch_all(
         "SELECT p.id, p.name_zh, p.name_en, p.sold_by_weight, coalesce(s.on_hand, 0),"
-        " s.updated_seq FROM products p LEFT JOIN stock s ON s.product_id = p.id"
+        " s.updated_seq, (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l"
+        "  JOIN orders o ON o.id = l.order_id WHERE l.product = p.id"
+        "  AND o.status IN ('new', 'picking', 'ready'))"
+        " FROM products p LEFT JOIN stock s ON s.product_id = p.id"
         " WHERE (? IS NULL OR p.id = ?) AND (? IS NULL OR coalesce(s.on_hand, 0) < ?)"
         " ORDER BY p.id",
         (product, product, below, below),
@@ -143,6 +146,8 @@ async def stock_levels(
             "unit": "g" if r[3] else "piece",
             "on_hand": r[4],
             "negative": r[4] < 0,  # sold beyond what the books hold: count it
+            "reserved": r[6],  # held for open pickup orders
+            "available": r[4] - r[6],
             "updated_seq": r[5],
         }
         for r in rows

@@ -9,6 +9,7 @@ from edge.services.auth import Auth, Principal
 from edge.services.checkout import Checkout
 from edge.services.days import Days
 from edge.services.office import Office
+from edge.services.orders import Orders
 from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web.api import Api
@@ -23,4 +24,5 @@ RETURNS = web.AppKey("returns", Returns)
 AUTH = web.AppKey("auth", Auth)
 DAYS = web.AppKey("days", Days)
 OFFICE = web.AppKey("office", Office)
+ORDERS = web.AppKey("orders", Orders)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -8,6 +8,7 @@ from edge.ledger.projections.counts import COUNTS
 from edge.ledger.projections.days import DAYS
 from edge.ledger.projections.members import MEMBERS
 from edge.ledger.projections.office import OFFICE
+from edge.ledger.projections.orders import ORDERS
 from edge.ledger.projections.sales import SALES
 from edge.ledger.projections.staff import STAFF
 from edge.ledger.projections.stock import STOCK
@@ -23,4 +24,5 @@ DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     DAYS,
     OFFICE,
     COUNTS,
+    ORDERS,
 )
