@@ -23,6 +23,7 @@ from edge.services.auth import Auth, StaffInput, store_pepper
 from edge.services.basket import BasketRequest, LineRequest
 from edge.services.catalog import Actor, import_products, read_product_csv, save_category
 from edge.services.checkout import SaleRequest, fingerprint
+from edge.services.inventory import move_stock
 from edge.services.members import save_member
 from edge.services.promotions import save_promotion
 from edge.services.store import init_store_ledger
@@ -39,6 +40,7 @@ from edge.web.keys import CHECKOUT, DAYS
 _DATA = resources.files("edge.demo_data")
 DEMO_ACTOR = Actor(staff="demo")
 DEMO_FLOAT = 20_000  # till T01 opens with 200.00 in the drawer
+DEMO_DELIVERY = "00000000-0000-4000-8000-0000000000d1"  # the opening delivery's movement id
 # (id, name, role, PIN): the demo's people; a real store sets PINs with `edge staff add`
 DEMO_STAFF = (
     ("M01", "王经理 Manager Wang", "manager", "1357"),
@@ -154,6 +156,17 @@ async def seed_demo_catalog(settings: Settings) -> dict[str, object]:
         for promotion in DEMO_PROMOTIONS:
             await save_promotion(ledger, promotion_from_fields(promotion), DEMO_ACTOR)
         await save_member(ledger, member_from_fields(DEMO_MEMBER), DEMO_ACTOR)
+        # the opening delivery: pieces, or grams for weighed goods (once per demo ledger)
+        delivery = {
+            "supplier": "演示供应商 Demo supplier",
+            "document": "DEMO-DN-0001",
+            "items": [
+                {"product": pid, "quantity": 20_000 if row.get("sold_by_weight") == "yes" else 48}
+                for pid, row in ((r["id"], r) for _, r in rows)
+            ],
+        }
+        with contextlib.suppress(Conflict):  # an older demo ledger got another delivery
+            await move_stock(ledger, DEMO_DELIVERY, "receiving", delivery, DEMO_ACTOR)
         auth = Auth(ledger, settings.auth, store_pepper(settings), utc_clock)
         for sid, name, role, pin in DEMO_STAFF:
             known = ledger.reader.quick("SELECT 1 FROM staff WHERE id = ?", (sid,))
