@@ -124,6 +124,7 @@ def create_app(
                 tiers=dict(settings.points.tiers),
             ),
             tiers=settings.members.tiers,
+            block_expired=settings.inventory.block_expired,
         )
         app[CHECKOUT] = checkout
         app[RETURNS] = Returns(checkout)

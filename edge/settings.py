@@ -169,6 +169,9 @@ class InventorySettings:
     """Stock rules of the store."""
 
     allow_negative: bool = True  # a sale may take stock below zero (flagged for counting)
+    block_expired: bool = True  # expired lots of batch-tracked goods cannot be sold
+    expiry_warn_days: int = 3  # lots expiring within this many days are flagged ...
+    near_expiry_markdown_bp: int = 3000  # ... with this markdown suggested (3000 = 30% off)
 
 
 @dataclass(frozen=True)
@@ -290,6 +293,10 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "points.redeem_value": lambda v: "" if 0 <= v <= 1_000_000 else "must be 0..1000000",
     "points.categories": lambda v: (
         "" if all(0 <= p <= 10_000 for p in v.values()) else "multipliers are 0..10000 percent"
+    ),
+    "inventory.expiry_warn_days": lambda v: "" if 0 <= v <= 365 else "must be 0..365",
+    "inventory.near_expiry_markdown_bp": lambda v: (
+        "" if 0 <= v <= 10_000 else "must be 0..10000 basis points"
     ),
     "members.tiers": lambda v: (
         "" if all(1 <= p <= 10**12 for p in v.values()) else "thresholds are 1..10^12 minor units"

@@ -42,9 +42,10 @@ PRODUCT_FIELDS = (
     "active",
     "reorder_point",
     "pack_size",
+    "batch_tracked",
 )
 # fields added after the first events: their value when an older event does not carry them
-PRODUCT_DEFAULTS: dict[str, Any] = {"reorder_point": None, "pack_size": 1}
+PRODUCT_DEFAULTS: dict[str, Any] = {"reorder_point": None, "pack_size": 1, "batch_tracked": False}
 MAX_STOCK_FIGURE = 10_000_000
 
 
@@ -88,6 +89,7 @@ class Product:
     active: bool = True
     reorder_point: int | None = None  # stock at or below this raises a low-stock alert
     pack_size: int = 1  # the supplier's case: orders are suggested in whole packs
+    batch_tracked: bool = False  # received in lots with an expiry date, sold oldest first
 
     def to_data(self) -> dict[str, Any]:
         """Return the event data form (JSON-safe, no floats)."""
@@ -231,6 +233,7 @@ def product_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Product:
         active=f.flag("active", default=True),
         reorder_point=f.count("reorder_point"),
         pack_size=f.count("pack_size", minimum=1) or 1,
+        batch_tracked=f.flag("batch_tracked", default=False),
     )
     if f.problems:
         raise ValidationFailed(f.problems)

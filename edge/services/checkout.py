@@ -30,7 +30,7 @@ from edge.protocol.chain import Event, PreparedData, prepare_data
 from edge.services.basket import BasketPricer, BasketRequest, Pricing
 from edge.services.catalog import Actor
 from edge.services.days import session_in_tx
-from edge.services.inventory import check_available
+from edge.services.inventory import check_available, check_not_expired
 from edge.services.members import account_in_tx, find_member
 from edge.services.payments import authorize_all, reverse_all
 
@@ -195,6 +195,7 @@ class Checkout:
         allow_negative: bool = True,
         points: PointsRules | None = None,
         tiers: Mapping[str, int] | None = None,
+        block_expired: bool = True,
     ) -> None:
         """Keep the collaborators; `allow_negative=False` refuses sales beyond stock."""
         self.ledger = ledger
@@ -209,6 +210,7 @@ class Checkout:
         self.allow_negative = allow_negative
         self.points = points or PointsRules()
         self.tiers = dict(tiers or {})  # tier -> cumulative spend that reaches it
+        self.block_expired = block_expired
         self.pricer = BasketPricer(ledger, pricing)
 
     async def _member(self, member_id: str | None) -> tuple[str | None, str | None, str | None]:
@@ -399,6 +401,9 @@ class Checkout:
         session, day = session_in_tx(tx.conn, actor.till)
         if not self.allow_negative:
             check_available(tx.conn, prepared.items)
+        if self.block_expired and prepared.items:
+            today = tx.now().astimezone(self.pricing.tz).date().isoformat()
+            check_not_expired(tx.conn, prepared.items, today)
         payload = prepared.payload.with_fields(
             receipt_no=(done[2] or 0) + 1,
             token=secrets.token_urlsafe(16),

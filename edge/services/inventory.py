@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from edge.domain.errors import Conflict, InvalidInput, NotFound
@@ -33,7 +33,7 @@ class OutOfStock(Conflict):
 def _items(raw: Sequence[Mapping[str, Any]], *, signed: bool) -> list[dict[str, Any]]:
     """Check movement items: known shape, non-zero quantities, each product once."""
     items: list[dict[str, Any]] = []
-    seen: set[str] = set()
+    seen: set[tuple[str, Any]] = set()
     for index, item in enumerate(raw):
         quantity = item["quantity"]
         low = -MAX_QUANTITY if signed else 1
@@ -43,23 +43,83 @@ def _items(raw: Sequence[Mapping[str, Any]], *, signed: bool) -> list[dict[str, 
                 + ("" if signed else " above 0"),
                 code="bad_quantity",
             )
-        if item["product"] in seen:
+        key = (item["product"], item.get("lot"))
+        if key in seen:
             raise InvalidInput(f"items[{index}]: {item['product']} is named twice", code="bad_item")
-        seen.add(item["product"])
-        items.append({"product": item["product"], "quantity": quantity})
+        seen.add(key)
+        checked: dict[str, Any] = {"product": item["product"], "quantity": quantity}
+        if item.get("lot") is not None:
+            checked["lot"] = str(item["lot"])
+            expires = item.get("expires")
+            if expires is not None:
+                try:
+                    date.fromisoformat(expires)
+                except (TypeError, ValueError) as err:
+                    raise InvalidInput(
+                        f"items[{index}].expires must be a date (YYYY-MM-DD)", code="bad_expiry"
+                    ) from err
+            checked["expires"] = expires
+        elif item.get("expires") is not None:
+            raise InvalidInput(f"items[{index}]: an expiry belongs to a lot", code="bad_item")
+        items.append(checked)
     if not items:
         raise InvalidInput("name at least one item", code="bad_item")
     return items
 
 
-def _known_products(conn: sqlite3.Connection, items: Sequence[Mapping[str, Any]]) -> None:
-    """Refuse items naming products the catalog does not have (writer side)."""
+def _known_products(
+    conn: sqlite3.Connection, items: Sequence[Mapping[str, Any]], *, receiving: bool = False
+) -> None:
+    """Refuse unknown products, and lots that do not fit the product (writer side).
+
+    Goods received of a batch-tracked product name their lot and expiry; other products have
+    no lots.
+    """
     ids = sorted({item["product"] for item in items})
     marks = ",".join("?" * len(ids))
-    found = {r[0] for r in conn.execute(f"SELECT id FROM products WHERE id IN ({marks})", ids)}
-    missing = [pid for pid in ids if pid not in found]
+    sql = f"SELECT id, batch_tracked FROM products WHERE id IN ({marks})"
+    tracked = {str(r[0]): bool(r[1]) for r in conn.execute(sql, ids)}
+    missing = [pid for pid in ids if pid not in tracked]
     if missing:
         raise NotFound(f"no product {', '.join(missing)}", code="unknown_product")
+    for item in items:
+        if tracked[item["product"]]:
+            if receiving and (item.get("lot") is None or item.get("expires") is None):
+                raise InvalidInput(
+                    f"{item['product']} is batch-tracked: give its lot and expiry",
+                    code="lot_required",
+                )
+        elif item.get("lot") is not None:
+            raise InvalidInput(f"{item['product']} is not batch-tracked", code="not_batch_tracked")
+
+
+class ExpiredStock(Conflict):
+    """Raise when only expired lots are left of what a sale takes."""
+
+    code = "expired_stock"
+
+
+def check_not_expired(
+    conn: sqlite3.Connection, items: Sequence[Mapping[str, Any]], today: str
+) -> None:
+    """Refuse selling batch-tracked goods beyond their lots that have not expired (writer side).
+
+    Goods without lots, and sales beyond every lot (the books are short), are not refused here.
+    """
+    for item in items:
+        if item["quantity"] >= 0:
+            continue
+        row = conn.execute(
+            "SELECT coalesce(sum(CASE WHEN expires IS NULL OR expires >= ? THEN on_hand END), 0),"
+            " coalesce(sum(CASE WHEN expires < ? THEN on_hand END), 0)"
+            " FROM stock_lots WHERE product_id = ? AND on_hand > 0",
+            (today, today, item["product"]),
+        ).fetchone()
+        good, expired = int(row[0]), int(row[1])
+        if expired and good < -item["quantity"]:
+            raise ExpiredStock(
+                f"{item['product']}: only {good} not expired; {expired} are past their date"
+            )
 
 
 def check_available(conn: sqlite3.Connection, items: Sequence[Mapping[str, Any]]) -> None:
@@ -115,7 +175,7 @@ async def move_stock(
             if recorded != data:
                 raise Conflict("this movement id was used for another movement", code="id_reused")
             return recorded | {"replayed": True}
-        _known_products(tx.conn, items)
+        _known_products(tx.conn, items, receiving=kind == "receiving")
         tx.append("stock.moved", data, staff=actor.staff, till=actor.till)
         return data | {"replayed": False}
 
@@ -138,6 +198,14 @@ async def stock_levels(
     )
     if product is not None and not rows:
         raise NotFound(f"no product {product}", code="unknown_product")
+    lots: dict[str, list[dict[str, Any]]] = {}
+    if product is not None:
+        for pid, lot, expires, on_hand in await ledger.reader.fetch_all(
+            "SELECT product_id, lot, expires, on_hand FROM stock_lots WHERE product_id = ?"
+            " AND on_hand != 0 ORDER BY expires IS NULL, expires, lot",
+            (product,),
+        ):
+            lots.setdefault(pid, []).append({"lot": lot, "expires": expires, "on_hand": on_hand})
     return [
         {
             "product": r[0],
@@ -150,6 +218,7 @@ async def stock_levels(
             "available": r[4] - r[6],
             "updated_seq": r[5],
         }
+        | ({"lots": lots[r[0]]} if r[0] in lots else {})
         for r in rows
     ]
 
@@ -424,16 +493,38 @@ async def replenishment(
     return suggestions
 
 
-async def stock_alerts(ledger: Ledger) -> list[dict[str, Any]]:
-    """Return products at or below their reorder point, and products below zero."""
+async def stock_alerts(
+    ledger: Ledger, *, today: date | None = None, warn_days: int = 3, markdown_bp: int = 3000
+) -> list[dict[str, Any]]:
+    """Return low and negative stock, and lots near their expiry or past it."""
     rows = await ledger.reader.fetch_all(
         "SELECT p.id, p.name_zh, p.name_en, p.reorder_point, coalesce(s.on_hand, 0)"
         " FROM products p LEFT JOIN stock s ON s.product_id = p.id WHERE p.active = 1"
         " AND (coalesce(s.on_hand, 0) < 0 OR (p.reorder_point IS NOT NULL"
         " AND coalesce(s.on_hand, 0) <= p.reorder_point)) ORDER BY p.id"
     )
-    return [
+    alerts = [
         {"product": r[0], "name_zh": r[1], "name_en": r[2], "reorder_point": r[3],
          "on_hand": r[4], "alert": "negative" if r[4] < 0 else "low"}
         for r in rows
     ]  # fmt: skip
+    if today is None:
+        return alerts
+    horizon = (today + timedelta(days=warn_days)).isoformat()
+    lots = await ledger.reader.fetch_all(
+        "SELECT l.product_id, p.name_zh, p.name_en, l.lot, l.expires, l.on_hand, p.list_price"
+        " FROM stock_lots l JOIN products p ON p.id = l.product_id"
+        " WHERE l.on_hand > 0 AND l.expires IS NOT NULL AND l.expires <= ?"
+        " ORDER BY l.expires, l.product_id",
+        (horizon,),
+    )
+    for pid, name_zh, name_en, lot, expires, on_hand, price in lots:
+        expired = expires < today.isoformat()
+        alert = {"product": pid, "name_zh": name_zh, "name_en": name_en, "lot": lot,
+                 "expires": expires, "on_hand": on_hand,
+                 "alert": "expired" if expired else "near_expiry"}  # fmt: skip
+        if not expired:
+            alert["markdown_bp"] = markdown_bp
+            alert["suggested_price"] = price * (10_000 - markdown_bp) // 10_000
+        alerts.append(alert)
+    return alerts

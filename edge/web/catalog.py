@@ -42,6 +42,7 @@ PRODUCT_SCHEMA: Schema = {
         "active": {"type": "boolean"},
         "reorder_point": {"type": ["integer", "null"], "minimum": 0, "maximum": 10_000_000},
         "pack_size": {"type": "integer", "minimum": 1, "maximum": 10_000_000},
+        "batch_tracked": {"type": "boolean"},
     },
 }
 PRODUCT_LIST_SCHEMA: Schema = {

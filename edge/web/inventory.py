@@ -25,6 +25,8 @@ _ITEM: Schema = {
     "properties": {
         "product": {"type": "string", "minLength": 1, "maxLength": 40},
         "quantity": {"type": "integer", "minimum": -10_000_000, "maximum": 10_000_000},
+        "lot": {"type": "string", "minLength": 1, "maxLength": 40},
+        "expires": {"type": "string", "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
     },
 }
 ADJUSTMENT_SCHEMA: Schema = {
@@ -303,9 +305,17 @@ async def replenishment(request: web.Request) -> web.StreamResponse:
 @api.route(
     "GET",
     "/api/v1/stock/alerts",
-    summary="Products at or below their reorder point, and products below zero",
+    summary="Low stock, stock below zero, lots near their expiry (with a markdown) or expired",
     permission="catalog.read",
 )
 async def alerts(request: web.Request) -> web.Response:
     """Return stock alerts."""
-    return web.json_response({"alerts": await inventory.stock_alerts(request.app[LEDGER])})
+    settings = request.app[SETTINGS]
+    today = request.app[CHECKOUT].clock().astimezone(settings.tz).date()
+    found = await inventory.stock_alerts(
+        request.app[LEDGER],
+        today=today,
+        warn_days=settings.inventory.expiry_warn_days,
+        markdown_bp=settings.inventory.near_expiry_markdown_bp,
+    )
+    return web.json_response({"alerts": found})

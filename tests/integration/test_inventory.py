@@ -347,3 +347,69 @@ async def test_replenishment_worked_example_and_low_stock_alerts(
 
     alerts = await (await client.get("/api/v1/stock/alerts")).json()
     assert {"product": "COKE", "alert": "low"}.items() <= alerts["alerts"][0].items()
+
+
+async def test_lots_are_sold_first_expiring_flagged_near_expiry_and_blocked_when_expired(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    clock = FakeClock()
+    clock.now = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+    client: TestClient = await aiohttp_client(create_app(settings, clock=clock))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    milk = {
+        "name_zh": "纯牛奶",
+        "category": "dairy",
+        "list_price": 650,
+        "member_price": 590,
+        "barcodes": ["6901234567816"],
+        "tax_class": "reduced",
+        "batch_tracked": True,
+    }
+    assert (await client.put("/api/v1/products/MILK", json=milk)).status == 200
+    no_lot = {"id": new_id(), "items": [{"product": "MILK", "quantity": 5}]}
+    refused = await post(client, "/api/v1/stock/receipts", no_lot)
+    assert (refused[0], refused[1]["error"]["code"]) == (400, "lot_required")
+    lot_on_cola = {"id": new_id(), "items": [{"product": "COKE", "quantity": 1, "lot": "X",
+                                              "expires": "2027-01-01"}]}  # fmt: skip
+    assert (await post(client, "/api/v1/stock/receipts", lot_on_cola))[1]["error"]["code"] == (
+        "not_batch_tracked"
+    )
+    delivery = {
+        "id": new_id(),
+        "items": [
+            {"product": "MILK", "quantity": 10, "lot": "L-1210", "expires": "2026-12-10"},
+            {"product": "MILK", "quantity": 5, "lot": "L-1125", "expires": "2026-11-25"},
+        ],
+    }
+    assert (await post(client, "/api/v1/stock/receipts", delivery))[0] == 201
+
+    async def sell(quantity: int) -> tuple[int, Any]:
+        sale = {
+            "id": new_id(),
+            "lines": [{"product": "MILK", "quantity": quantity}],
+            "tenders": [{"kind": "cash", "amount": 100_000}],
+        }
+        return await post(client, "/api/v1/sales", sale)
+
+    assert (await sell(3))[0] == 201
+    stock = (await (await client.get("/api/v1/stock?product=MILK")).json())["stock"][0]
+    assert [(lot["lot"], lot["on_hand"]) for lot in stock["lots"]] == [
+        ("L-1125", 2),
+        ("L-1210", 10),
+    ]
+    alerts = (await (await client.get("/api/v1/stock/alerts")).json())["alerts"]
+    near = [a for a in alerts if a.get("lot") == "L-1125"]
+    assert near and near[0]["alert"] == "near_expiry" and near[0]["suggested_price"] == 455
+
+    clock.now = datetime(2026, 11, 26, 2, 0, tzinfo=UTC)  # L-1125 is past its date
+    status, error = await sell(11)
+    assert (status, error["error"]["code"]) == (409, "expired_stock")
+    assert (await sell(10))[0] == 201  # all from the lot still good
+    alerts = (await (await client.get("/api/v1/stock/alerts")).json())["alerts"]
+    assert [(a["lot"], a["alert"]) for a in alerts if a.get("lot")] == [("L-1125", "expired")]
+    write_off = {"id": new_id(), "reason": "expiry",
+                 "items": [{"product": "MILK", "quantity": -2, "lot": "L-1125"}]}  # fmt: skip
+    assert (await post(client, "/api/v1/stock/adjustments", write_off))[0] == 201
+    stock = (await (await client.get("/api/v1/stock?product=MILK")).json())["stock"][0]
+    assert stock["on_hand"] == 0 and "lots" not in stock

@@ -9,7 +9,7 @@ from edge.protocol.chain import Event, dumps_canonical
 
 PRODUCT_COLUMNS = (
     "id, name_zh, name_en, category, brand, unit, tax_class, cost, list_price, member_price,"
-    " sold_by_weight, age_restricted, plu, active, reorder_point, pack_size"
+    " sold_by_weight, age_restricted, plu, active, reorder_point, pack_size, batch_tracked"
 )
 
 
@@ -29,7 +29,7 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
     p = event.data["product"]
     conn.execute(
         f"INSERT OR REPLACE INTO products({PRODUCT_COLUMNS}, updated_seq)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             p["id"],
             p["name_zh"],
@@ -47,6 +47,7 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
             int(p["active"]),
             p.get("reorder_point"),
             p.get("pack_size", 1),
+            int(p.get("batch_tracked", False)),
             event.seq,
         ),
     )
@@ -69,7 +70,7 @@ def _promotion_saved(conn: sqlite3.Connection, event: Event) -> None:
 
 CATALOG = Projector(
     name="catalog",
-    version=3,
+    version=4,
     tables=("categories", "products", "barcodes", "promotions"),
     ddl="""
     CREATE TABLE categories (
@@ -96,6 +97,7 @@ CATALOG = Projector(
         active         INTEGER NOT NULL,
         reorder_point  INTEGER,
         pack_size      INTEGER NOT NULL DEFAULT 1,
+        batch_tracked  INTEGER NOT NULL DEFAULT 0,
         updated_seq    INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX products_category ON products(category);
