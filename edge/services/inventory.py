@@ -163,8 +163,12 @@ async def move_stock(
         "supplier": fields.get("supplier"),
         "document": fields.get("document"),
     }
+    if kind == "receiving" and fields.get("purchase_order"):
+        data["purchase_order"] = fields["purchase_order"]
 
     def command(tx: Tx) -> dict[str, Any]:
+        if data.get("purchase_order"):
+            _open_po(tx.conn, data["purchase_order"])
         done = tx.conn.execute(
             "SELECT data FROM journal WHERE type = 'stock.moved' AND seq = ("
             " SELECT seq FROM stock_movements WHERE id = ?)",
@@ -177,6 +181,8 @@ async def move_stock(
             return recorded | {"replayed": True}
         _known_products(tx.conn, items, receiving=kind == "receiving")
         tx.append("stock.moved", data, staff=actor.staff, till=actor.till)
+        if data.get("purchase_order"):  # how the delivery compares with the order so far
+            return data | {"replayed": False, "order": _po_lines(tx.conn, data["purchase_order"])}
         return data | {"replayed": False}
 
     return await ledger.submit(command)
@@ -528,3 +534,103 @@ async def stock_alerts(
             alert["suggested_price"] = price * (10_000 - markdown_bp) // 10_000
         alerts.append(alert)
     return alerts
+
+
+# --- purchase orders ---------------------------------------------------------------------
+
+PO_OPEN = ("open", "partially_received")
+
+
+def _open_po(conn: sqlite3.Connection, po_id: str) -> None:
+    """Refuse a delivery against an unknown or closed purchase order (writer side)."""
+    row = conn.execute("SELECT status FROM purchase_orders WHERE id = ?", (po_id,)).fetchone()
+    if row is None:
+        raise NotFound(f"no purchase order {po_id}", code="unknown_purchase_order")
+    if row[0] not in PO_OPEN:
+        raise Conflict(f"purchase order {po_id} is {row[0]}", code="purchase_order_closed")
+
+
+_PO_SQL = "SELECT supplier, status, expected FROM purchase_orders WHERE id = ?"
+_PO_LINES_SQL = "SELECT product, ordered, received FROM po_lines WHERE po_id = ? ORDER BY product"
+
+
+def _lines_of(rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Describe each line: ordered, received, still to come, delivered beyond the order."""
+    return [
+        {"product": p, "ordered": o, "received": r, "outstanding": max(0, o - r),
+         "over": max(0, r - o)}
+        for p, o, r in rows
+    ]  # fmt: skip
+
+
+def _describe(
+    po_id: str, head: Sequence[Any] | None, lines: Sequence[Sequence[Any]]
+) -> dict[str, Any]:
+    """Describe a purchase order from its row and its lines' rows."""
+    if head is None:
+        raise NotFound(f"no purchase order {po_id}", code="unknown_purchase_order")
+    return {"purchase_order": po_id, "supplier": head[0], "status": head[1],
+            "expected": head[2], "lines": _lines_of(lines)}  # fmt: skip
+
+
+def _po_lines(conn: sqlite3.Connection, po_id: str) -> list[dict[str, Any]]:
+    """Return a purchase order's lines (writer side)."""
+    return _lines_of(conn.execute(_PO_LINES_SQL, (po_id,)).fetchall())
+
+
+async def create_purchase_order(
+    ledger: Ledger, po_id: str, fields: Mapping[str, Any], actor: Actor
+) -> dict[str, Any]:
+    """Record what was ordered from a supplier (once per id)."""
+    lines = _items(fields["lines"], signed=False)
+    data = {
+        "purchase_order": po_id,
+        "supplier": fields["supplier"],
+        "expected": fields.get("expected"),
+        "lines": [{"product": i["product"], "quantity": i["quantity"]} for i in lines],
+    }
+
+    def command(tx: Tx) -> dict[str, Any]:
+        if tx.conn.execute("SELECT 1 FROM purchase_orders WHERE id = ?", (po_id,)).fetchone():
+            return _po_state(tx.conn, po_id)
+        _known_products(tx.conn, lines)
+        tx.append("purchase_order.created", data, staff=actor.staff, till=actor.till)
+        return _po_state(tx.conn, po_id)
+
+    return await ledger.submit(command)
+
+
+def _po_state(conn: sqlite3.Connection, po_id: str) -> dict[str, Any]:
+    """Describe a purchase order (writer side)."""
+    return _describe(
+        po_id,
+        conn.execute(_PO_SQL, (po_id,)).fetchone(),
+        conn.execute(_PO_LINES_SQL, (po_id,)).fetchall(),
+    )
+
+
+async def purchase_order(ledger: Ledger, po_id: str) -> dict[str, Any]:
+    """Return a purchase order with its delivery state."""
+    head = ledger.reader.quick(_PO_SQL, (po_id,))
+    return _describe(po_id, head[0] if head else None, ledger.reader.quick(_PO_LINES_SQL, (po_id,)))
+
+
+async def close_purchase_order(ledger: Ledger, po_id: str, actor: Actor) -> dict[str, Any]:
+    """Close an order: what did not come is recorded as short and no longer expected."""
+
+    def command(tx: Tx) -> dict[str, Any]:
+        _open_po(tx.conn, po_id)
+        short = [
+            {"product": line["product"], "quantity": line["outstanding"]}
+            for line in _po_lines(tx.conn, po_id)
+            if line["outstanding"]
+        ]
+        tx.append(
+            "purchase_order.closed",
+            {"purchase_order": po_id, "short": short},
+            staff=actor.staff,
+            till=actor.till,
+        )
+        return _po_state(tx.conn, po_id) | {"short": short}
+
+    return await ledger.submit(command)

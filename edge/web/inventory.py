@@ -48,6 +48,7 @@ RECEIPT_SCHEMA: Schema = {
         "id": UUID,
         "supplier": {"type": ["string", "null"], "maxLength": 60},
         "document": {"type": ["string", "null"], "maxLength": 60},  # the delivery note number
+        "purchase_order": UUID,  # the order this delivery answers (over/under shown)
         "items": {"type": "array", "minItems": 1, "maxItems": 2000, "items": _ITEM},
         "note": {"type": "string", "maxLength": 200},
     },
@@ -319,3 +320,61 @@ async def alerts(request: web.Request) -> web.Response:
         markdown_bp=settings.inventory.near_expiry_markdown_bp,
     )
     return web.json_response({"alerts": found})
+
+
+PO_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "supplier", "lines"],
+    "properties": {
+        "id": UUID,
+        "supplier": {"type": "string", "minLength": 1, "maxLength": 60},
+        "expected": {"type": ["string", "null"], "pattern": "^[0-9]{4}-[0-9]{2}-[0-9]{2}$"},
+        "lines": {"type": "array", "minItems": 1, "maxItems": 2000, "items": _ITEM},
+    },
+}
+
+
+@api.route(
+    "POST",
+    "/api/v1/purchase-orders",
+    summary="Record a purchase order to a supplier (idempotent by id)",
+    permission="stock.adjust",
+    request=PO_SCHEMA,
+    errors={404: "unknown product"},
+)
+async def create_po(request: web.Request) -> web.Response:
+    """Record what was ordered."""
+    body = await read_json(request, PO_SCHEMA)
+    created = await inventory.create_purchase_order(
+        request.app[LEDGER], body["id"].lower(), body, actor(request)
+    )
+    return web.json_response(created, status=201)
+
+
+@api.route(
+    "GET",
+    "/api/v1/purchase-orders/{po_id}",
+    summary="A purchase order: ordered, received, outstanding and over-delivered per line",
+    permission="stock.receive",
+    errors={404: "no such purchase order"},
+)
+async def get_po(request: web.Request) -> web.Response:
+    """Return a purchase order's state."""
+    po = await inventory.purchase_order(request.app[LEDGER], request.match_info["po_id"].lower())
+    return web.json_response(po)
+
+
+@api.route(
+    "POST",
+    "/api/v1/purchase-orders/{po_id}/close",
+    summary="Close a purchase order; what did not come is recorded as short",
+    permission="stock.adjust",
+    errors={404: "no such purchase order", 409: "closed already"},
+)
+async def close_po(request: web.Request) -> web.Response:
+    """Close the order."""
+    closed = await inventory.close_purchase_order(
+        request.app[LEDGER], request.match_info["po_id"].lower(), actor(request)
+    )
+    return web.json_response(closed)

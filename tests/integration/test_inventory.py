@@ -413,3 +413,58 @@ async def test_lots_are_sold_first_expiring_flagged_near_expiry_and_blocked_when
     assert (await post(client, "/api/v1/stock/adjustments", write_off))[0] == 201
     stock = (await (await client.get("/api/v1/stock?product=MILK")).json())["stock"][0]
     assert stock["on_hand"] == 0 and "lots" not in stock
+
+
+async def test_deliveries_against_a_purchase_order_record_under_and_over_delivery(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    po_id = new_id()
+    po = {
+        "id": po_id,
+        "supplier": "华东饮料",
+        "expected": "2026-11-25",
+        "lines": [{"product": "COKE", "quantity": 48}, {"product": "CHIPS", "quantity": 20}],
+    }
+    status, created = await post(client, "/api/v1/purchase-orders", po)
+    assert (status, created["status"]) == (201, "open")
+    assert (await post(client, "/api/v1/purchase-orders", po))[1] == created  # a retry
+
+    first = {"id": new_id(), "purchase_order": po_id, "document": "DN-1",
+             "items": [{"product": "COKE", "quantity": 24}]}  # fmt: skip
+    status, delivered = await post(client, "/api/v1/stock/receipts", first)
+    assert status == 201
+    by_product = {line["product"]: line for line in delivered["order"]}
+    assert by_product["COKE"] == {"product": "COKE", "ordered": 48, "received": 24,
+                                  "outstanding": 24, "over": 0}  # fmt: skip
+    second = {
+        "id": new_id(),
+        "purchase_order": po_id,
+        "document": "DN-2",
+        "items": [{"product": "COKE", "quantity": 30}, {"product": "MILK", "quantity": 6}],
+    }
+    assert (await post(client, "/api/v1/stock/receipts", second))[0] == 201
+    state = await (await client.get(f"/api/v1/purchase-orders/{po_id}")).json()
+    lines = {line["product"]: line for line in state["lines"]}
+    assert state["status"] == "partially_received"  # the chips never came
+    assert (lines["COKE"]["over"], lines["MILK"]["ordered"], lines["MILK"]["over"]) == (6, 0, 6)
+    assert lines["CHIPS"]["outstanding"] == 20
+
+    status, closed = await post(client, f"/api/v1/purchase-orders/{po_id}/close", {})
+    assert (status, closed["status"], closed["short"]) == (
+        200,
+        "closed",
+        [{"product": "CHIPS", "quantity": 20}],
+    )
+    late = {
+        "id": new_id(),
+        "purchase_order": po_id,
+        "items": [{"product": "CHIPS", "quantity": 20}],
+    }
+    refused = await post(client, "/api/v1/stock/receipts", late)
+    assert (refused[0], refused[1]["error"]["code"]) == (409, "purchase_order_closed")
+    unknown = late | {"id": new_id(), "purchase_order": new_id()}
+    assert (await post(client, "/api/v1/stock/receipts", unknown))[0] == 404
+    assert await on_hand(client, "COKE") == 54

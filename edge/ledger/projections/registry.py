@@ -9,6 +9,7 @@ from edge.ledger.projections.days import DAYS
 from edge.ledger.projections.members import MEMBERS
 from edge.ledger.projections.office import OFFICE
 from edge.ledger.projections.orders import ORDERS
+from edge.ledger.projections.purchasing import PURCHASING
 from edge.ledger.projections.sales import SALES
 from edge.ledger.projections.staff import STAFF
 from edge.ledger.projections.stock import STOCK
@@ -25,4 +26,5 @@ DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     OFFICE,
     COUNTS,
     ORDERS,
+    PURCHASING,
 )
