@@ -634,3 +634,124 @@ async def close_purchase_order(ledger: Ledger, po_id: str, actor: Actor) -> dict
         return _po_state(tx.conn, po_id) | {"short": short}
 
     return await ledger.submit(command)
+
+
+# --- transfers between stores (调拨) ---------------------------------------------------------
+
+
+def _transfer(conn: Any, transfer_id: str) -> dict[str, Any]:
+    """Describe a transfer (either side)."""
+    rows = conn(
+        "SELECT direction, other_store, status, lines, received FROM transfers WHERE id = ?",
+        (transfer_id,),
+    )
+    if not rows:
+        raise NotFound(f"no transfer {transfer_id}", code="unknown_transfer")
+    direction, other, status, lines, received = rows[0]
+    sent = json.loads(lines)
+    result: dict[str, Any] = {
+        "transfer": transfer_id,
+        "direction": direction,
+        "other_store": other,
+        "status": status,
+        "lines": sent,
+    }
+    if received is not None:
+        got = {line["product"]: line["quantity"] for line in json.loads(received)}
+        expected = {line["product"]: line["quantity"] for line in sent}
+        result["received"] = json.loads(received)
+        result["discrepancies"] = [
+            {"product": p, "sent": expected.get(p, 0), "received": got.get(p, 0),
+             "difference": got.get(p, 0) - expected.get(p, 0)}
+            for p in sorted(set(got) | set(expected))
+            if got.get(p, 0) != expected.get(p, 0)
+        ]  # fmt: skip
+    return result
+
+
+def _tx_rows(conn: sqlite3.Connection) -> Any:
+    """Adapt a writer connection to `_transfer`'s row reader."""
+    return lambda sql, params: conn.execute(sql, params).fetchall()
+
+
+async def send_transfer(
+    ledger: Ledger, transfer_id: str, to_store: str, fields: Mapping[str, Any], actor: Actor
+) -> dict[str, Any]:
+    """Send goods to another store: they leave stock now and travel until it confirms them."""
+    lines = _items(fields["lines"], signed=False)
+
+    def command(tx: Tx) -> dict[str, Any]:
+        if tx.conn.execute("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)).fetchone():
+            return _transfer(_tx_rows(tx.conn), transfer_id)
+        _known_products(tx.conn, lines)
+        store = tx.conn.execute("SELECT id FROM store").fetchone()
+        data = {"transfer": transfer_id, "from_store": store[0] if store else None,
+                "to_store": to_store, "lines": lines, "note": fields.get("note", "")}  # fmt: skip
+        tx.append("transfer.sent", data, staff=actor.staff, till=actor.till)
+        items = [{"product": i["product"], "quantity": -i["quantity"]} for i in lines]
+        tx.append(
+            "stock.moved",
+            {"reason": "transfer_out", "transfer": transfer_id, "items": items},
+            staff=actor.staff,
+            till=actor.till,
+        )
+        return _transfer(_tx_rows(tx.conn), transfer_id)
+
+    return await ledger.submit(command)
+
+
+async def announce_transfer(
+    ledger: Ledger, transfer_id: str, from_store: str, fields: Mapping[str, Any], actor: Actor
+) -> dict[str, Any]:
+    """Record a transfer another store sent here (as HQ relays it): goods in transit."""
+    lines = _items(fields["lines"], signed=False)
+    data = {"transfer": transfer_id, "from_store": from_store, "lines": lines}
+
+    def command(tx: Tx) -> dict[str, Any]:
+        if tx.conn.execute("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)).fetchone():
+            return _transfer(_tx_rows(tx.conn), transfer_id)
+        _known_products(tx.conn, lines)
+        tx.append("transfer.announced", data, staff=actor.staff, till=actor.till)
+        return _transfer(_tx_rows(tx.conn), transfer_id)
+
+    return await ledger.submit(command)
+
+
+async def receive_transfer(
+    ledger: Ledger, transfer_id: str, received: Sequence[Mapping[str, Any]], actor: Actor
+) -> dict[str, Any]:
+    """Confirm an incoming transfer with what arrived; differences are recorded, not hidden."""
+    counted = [] if not received else _items(received, signed=False)
+
+    def command(tx: Tx) -> dict[str, Any]:
+        row = tx.conn.execute(
+            "SELECT direction, status FROM transfers WHERE id = ?", (transfer_id,)
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no transfer {transfer_id}", code="unknown_transfer")
+        if row[0] != "in":
+            raise Conflict("only an incoming transfer is received here", code="not_incoming")
+        if row[1] != "in_transit":
+            raise Conflict(f"transfer {transfer_id} is {row[1]}", code="transfer_closed")
+        if counted:
+            _known_products(tx.conn, counted)
+            tx.append(
+                "stock.moved",
+                {"reason": "transfer_in", "transfer": transfer_id, "items": counted},
+                staff=actor.staff,
+                till=actor.till,
+            )
+        tx.append(
+            "transfer.received",
+            {"transfer": transfer_id, "lines": counted},
+            staff=actor.staff,
+            till=actor.till,
+        )
+        return _transfer(_tx_rows(tx.conn), transfer_id)
+
+    return await ledger.submit(command)
+
+
+async def transfer_state(ledger: Ledger, transfer_id: str) -> dict[str, Any]:
+    """Return a transfer."""
+    return _transfer(ledger.reader.quick, transfer_id)

@@ -378,3 +378,100 @@ async def close_po(request: web.Request) -> web.Response:
         request.app[LEDGER], request.match_info["po_id"].lower(), actor(request)
     )
     return web.json_response(closed)
+
+
+_STORE_ID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"}
+TRANSFER_OUT_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "to_store", "lines"],
+    "properties": {
+        "id": UUID,
+        "to_store": _STORE_ID,
+        "lines": {"type": "array", "minItems": 1, "maxItems": 2000, "items": _ITEM},
+        "note": {"type": "string", "maxLength": 200},
+    },
+}
+TRANSFER_IN_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["id", "from_store", "lines"],
+    "properties": {
+        "id": UUID,
+        "from_store": _STORE_ID,
+        "lines": {"type": "array", "minItems": 1, "maxItems": 2000, "items": _ITEM},
+    },
+}
+TRANSFER_RECEIVE_SCHEMA: Schema = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["lines"],
+    "properties": {"lines": {"type": "array", "maxItems": 2000, "items": _ITEM}},
+}
+
+
+@api.route(
+    "POST",
+    "/api/v1/transfers/out",
+    summary="Send goods to another store: out of stock now, in transit until confirmed",
+    permission="stock.adjust",
+    request=TRANSFER_OUT_SCHEMA,
+    errors={404: "unknown product"},
+)
+async def transfer_out(request: web.Request) -> web.Response:
+    """Record a transfer-out document."""
+    body = await read_json(request, TRANSFER_OUT_SCHEMA)
+    sent = await inventory.send_transfer(
+        request.app[LEDGER], body["id"].lower(), body["to_store"], body, actor(request)
+    )
+    return web.json_response(sent, status=201)
+
+
+@api.route(
+    "POST",
+    "/api/v1/transfers/in",
+    summary="Record a transfer another store sent here (as HQ relays it): goods in transit",
+    permission="stock.adjust",
+    request=TRANSFER_IN_SCHEMA,
+    errors={404: "unknown product"},
+)
+async def transfer_in(request: web.Request) -> web.Response:
+    """Record an incoming transfer."""
+    body = await read_json(request, TRANSFER_IN_SCHEMA)
+    announced = await inventory.announce_transfer(
+        request.app[LEDGER], body["id"].lower(), body["from_store"], body, actor(request)
+    )
+    return web.json_response(announced, status=201)
+
+
+@api.route(
+    "POST",
+    "/api/v1/transfers/{transfer_id}/receive",
+    summary="Confirm an incoming transfer with what arrived (differences recorded)",
+    permission="stock.receive",
+    request=TRANSFER_RECEIVE_SCHEMA,
+    errors={404: "no such transfer", 409: "not incoming, or received already"},
+)
+async def transfer_receive(request: web.Request) -> web.Response:
+    """Receive an incoming transfer."""
+    body = await read_json(request, TRANSFER_RECEIVE_SCHEMA)
+    received = await inventory.receive_transfer(
+        request.app[LEDGER], request.match_info["transfer_id"].lower(), body["lines"],
+        actor(request),
+    )  # fmt: skip
+    return web.json_response(received)
+
+
+@api.route(
+    "GET",
+    "/api/v1/transfers/{transfer_id}",
+    summary="A transfer: lines sent, what arrived, the discrepancies",
+    permission="stock.receive",
+    errors={404: "no such transfer"},
+)
+async def get_transfer(request: web.Request) -> web.Response:
+    """Return a transfer."""
+    found = await inventory.transfer_state(
+        request.app[LEDGER], request.match_info["transfer_id"].lower()
+    )
+    return web.json_response(found)

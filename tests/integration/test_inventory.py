@@ -468,3 +468,40 @@ async def test_deliveries_against_a_purchase_order_record_under_and_over_deliver
     unknown = late | {"id": new_id(), "purchase_order": new_id()}
     assert (await post(client, "/api/v1/stock/receipts", unknown))[0] == 404
     assert await on_hand(client, "COKE") == 54
+
+
+async def test_transfers_leave_stock_travel_and_arrive_with_their_differences(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    client: TestClient = await aiohttp_client(create_app(settings))
+    await authorize(client, role="manager")
+    await stock_up(client)
+    receipt = {"id": new_id(), "items": [{"product": "COKE", "quantity": 30}]}
+    assert (await post(client, "/api/v1/stock/receipts", receipt))[0] == 201
+    out_id = new_id()
+    out = {"id": out_id, "to_store": "SH-0043", "lines": [{"product": "COKE", "quantity": 12}]}
+    status, sent = await post(client, "/api/v1/transfers/out", out)
+    assert (status, sent["status"], sent["direction"]) == (201, "in_transit", "out")
+    assert (await post(client, "/api/v1/transfers/out", out))[1] == sent  # a retry
+    assert await on_hand(client, "COKE") == 18
+    wrong_way = await post(client, f"/api/v1/transfers/{out_id}/receive", {"lines": []})
+    assert (wrong_way[0], wrong_way[1]["error"]["code"]) == (409, "not_incoming")
+
+    in_id = new_id()
+    incoming = {
+        "id": in_id,
+        "from_store": "SH-0041",
+        "lines": [{"product": "CHIPS", "quantity": 10}, {"product": "MILK", "quantity": 6}],
+    }
+    assert (await post(client, "/api/v1/transfers/in", incoming))[0] == 201
+    arrived = {"lines": [{"product": "CHIPS", "quantity": 9}, {"product": "MILK", "quantity": 6}]}
+    status, received = await post(client, f"/api/v1/transfers/{in_id}/receive", arrived)
+    assert (status, received["status"]) == (200, "received")
+    assert received["discrepancies"] == [
+        {"product": "CHIPS", "sent": 10, "received": 9, "difference": -1}
+    ]
+    assert await on_hand(client, "CHIPS") == 9
+    again = await post(client, f"/api/v1/transfers/{in_id}/receive", arrived)
+    assert (again[0], again[1]["error"]["code"]) == (409, "transfer_closed")
+    shown = await (await client.get(f"/api/v1/transfers/{in_id}")).json()
+    assert shown["discrepancies"][0]["difference"] == -1

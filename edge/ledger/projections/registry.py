@@ -14,6 +14,7 @@ from edge.ledger.projections.sales import SALES
 from edge.ledger.projections.staff import STAFF
 from edge.ledger.projections.stock import STOCK
 from edge.ledger.projections.store import STORE
+from edge.ledger.projections.transfers import TRANSFERS
 
 DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     STORE,
@@ -27,4 +28,5 @@ DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     COUNTS,
     ORDERS,
     PURCHASING,
+    TRANSFERS,
 )
