@@ -80,6 +80,7 @@ class BasketInput:
     member: bool = False
     coupons: tuple[str, ...] = ()
     discount: ManualDiscount | None = None
+    tier: str | None = None  # the member's tier, for promotions of some tiers only
 
 
 @dataclass(frozen=True)
@@ -213,7 +214,9 @@ def _usable_promotions(
     usable = [
         promotion
         for promotion in promotions
-        if promotion.is_live(basket.at, tz) and (basket.member or not promotion.members_only)
+        if promotion.is_live(basket.at, tz)
+        and (basket.member or not promotion.members_only)
+        and (not promotion.tiers or (basket.member and basket.tier in promotion.tiers))
     ]
     known = {promotion.coupon_code for promotion in usable if promotion.coupon_code}
     for code in codes:

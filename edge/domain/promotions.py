@@ -37,6 +37,7 @@ PROMOTION_FIELDS = (
     "priority",
     "exclusive",
     "members_only",
+    "tiers",
     "coupon_code",
     "active",
     *PARAMETERS,
@@ -133,6 +134,7 @@ class Promotion:
     priority: int = 0
     exclusive: bool = False
     members_only: bool = False
+    tiers: tuple[str, ...] = ()  # only members of these tiers (a tier discount); empty: any
     coupon_code: str | None = None
     active: bool = True
     percent_bp: int | None = None
@@ -151,7 +153,11 @@ class Promotion:
     def to_data(self) -> dict[str, Any]:
         """Return the event data form (JSON-safe: no floats, ISO datetimes, HH:MM times)."""
         data: dict[str, Any] = {name: getattr(self, name) for name in PROMOTION_FIELDS}
-        return data | {"scope": self.scope.to_data(), "window": self.window.to_data()}
+        return data | {
+            "scope": self.scope.to_data(),
+            "window": self.window.to_data(),
+            "tiers": list(self.tiers),
+        }
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Promotion:
@@ -167,6 +173,7 @@ class Promotion:
             priority=data.get("priority", 0),
             exclusive=data.get("exclusive", False),
             members_only=data.get("members_only", False),
+            tiers=tuple(data.get("tiers") or ()),
             coupon_code=data.get("coupon_code"),
             active=data.get("active", True),
             **{name: data.get(name) for name in PARAMETERS},
@@ -296,6 +303,7 @@ def promotion_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Promot
         priority=f.integer("priority", -MAX_PRIORITY, MAX_PRIORITY) or 0,
         exclusive=f.flag("exclusive", default=False),
         members_only=f.flag("members_only", default=False),
+        tiers=f.names("tiers"),
         coupon_code=coupon_code,
         active=f.flag("active", default=True),
         percent_bp=params["percent_bp"],

@@ -242,7 +242,7 @@ class BasketPricer:
         ]
 
     async def price(
-        self, basket: BasketRequest, at: datetime, *, member: bool
+        self, basket: BasketRequest, at: datetime, *, member: bool, tier: str | None = None
     ) -> tuple[list[LineInput], PricedBasket]:
         """Price a basket request on the server with the store's promotions and tax."""
         _, promotions = self._versions()
@@ -254,6 +254,7 @@ class BasketPricer:
                 member=member,
                 coupons=basket.coupons,
                 discount=basket.discount,
+                tier=tier,
             ),
             await self.promotions.get(promotions),
             self.pricing.policy,

@@ -224,8 +224,10 @@ class Checkout:
 
     async def price(self, basket: BasketRequest) -> dict[str, Any]:
         """Price a basket without recording anything (what the till shows while scanning)."""
-        member, display, _ = await self._member(basket.member)
-        _, priced = await self.pricer.price(basket, self.clock(), member=member is not None)
+        member, display, tier = await self._member(basket.member)
+        _, priced = await self.pricer.price(
+            basket, self.clock(), member=member is not None, tier=tier
+        )
         codes = [line.code for line in basket.lines]
         return basket_data(priced, codes) | {"member": member, "member_display": display}
 
@@ -264,7 +266,7 @@ class Checkout:
                 "stored value and points pay only for a member's basket", code="no_member"
             )
         inputs, priced = await self.pricer.price(
-            request.basket, self.clock(), member=member is not None
+            request.basket, self.clock(), member=member is not None, tier=tier
         )
         used = min(credit, priced.total)
         given = request.tenders

@@ -57,6 +57,11 @@ PROMOTION_SCHEMA: Schema = {
         "priority": {"type": "integer", "minimum": -1000, "maximum": 1000},
         "exclusive": {"type": "boolean"},
         "members_only": {"type": "boolean"},
+        "tiers": {
+            "type": "array",
+            "maxItems": 10,
+            "items": {"type": "string", "minLength": 1, "maxLength": 20},
+        },
         "coupon_code": {"type": ["string", "null"], "maxLength": 32},
         "active": {"type": "boolean"},
         "percent_bp": {"type": ["integer", "null"]},

@@ -658,3 +658,30 @@ async def test_members_move_up_a_tier_when_their_spend_reaches_it(
     assert edited.status == 200, await edited.text()
     assert await tier() == "gold"  # editing the record keeps the tier earned
     assert first["points"]["earned"] == first["total"] // 100
+
+
+async def test_a_tier_discount_is_a_promotion_for_some_tiers_only(client: TestClient) -> None:
+    gold = {
+        "name_zh": "金卡95折",
+        "name_en": "Gold 5% off",
+        "kind": "basket_percent",
+        "percent_bp": 500,
+        "members_only": True,
+        "tiers": ["gold"],
+    }
+    saved = await client.put("/api/v1/promotions/GOLD5", json=gold)
+    assert saved.status == 201, await saved.text()
+    basket = {"member": "M1", "lines": [{"product": "CHIPS", "quantity": 2}]}
+
+    async def names() -> list[str]:
+        priced = await (await client.post("/api/v1/baskets/price", json=basket)).json()
+        return [d["promotion"] for d in priced["basket_discounts"]]
+
+    assert "GOLD5" not in await names()  # M1 is a standard member
+    promoted = await client.put("/api/v1/members/M1", json=MEMBER | {"tier": "gold"})
+    assert promoted.status == 200, await promoted.text()
+    assert "GOLD5" in await names()
+    anonymous = await (
+        await client.post("/api/v1/baskets/price", json={"lines": basket["lines"]})
+    ).json()
+    assert "GOLD5" not in [d["promotion"] for d in anonymous["basket_discounts"]]
