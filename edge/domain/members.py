@@ -17,7 +17,8 @@ MEMBER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$")
 PHONE = re.compile(r"^\+?[0-9]{6,15}$")
 CARD_NO = re.compile(r"^[A-Za-z0-9-]{4,32}$")
 TIER = re.compile(r"^[a-z][a-z0-9_]{0,19}$")
-MEMBER_FIELDS = ("id", "name", "phone", "card_no", "tier", "active")
+MEMBER_FIELDS = ("id", "name", "phone", "card_no", "tier", "active", "birthday")
+BIRTHDAY = re.compile(r"^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")  # MM-DD, no year kept
 MAX_TOP_UP = 10_000_000  # 100,000.00 in minor units
 
 
@@ -31,6 +32,7 @@ class Member:
     card_no: str | None
     tier: str = "standard"
     active: bool = True
+    birthday: str | None = None  # MM-DD (for birthday offers); the year is never asked
 
     def to_data(self) -> dict[str, Any]:
         """Return the event data form."""
@@ -73,7 +75,8 @@ def member_from_fields(raw: Mapping[str, Any]) -> Member:
     card_no = matching("card_no", CARD_NO, f.text("card_no", required=False, max_len=32))
     tier = matching("tier", TIER, f.text("tier", required=False, max_len=20)) or "standard"
     active = f.flag("active", default=True)
+    birthday = matching("birthday", BIRTHDAY, f.text("birthday", required=False, max_len=5))
     if phone is None and card_no is None:
         f.problem("phone", "a member needs a phone number or a card number")
     f.check()
-    return Member(member_id, name, phone, card_no, tier, active)
+    return Member(member_id, name, phone, card_no, tier, active, birthday)

@@ -81,6 +81,7 @@ class BasketInput:
     coupons: tuple[str, ...] = ()
     discount: ManualDiscount | None = None
     tier: str | None = None  # the member's tier, for promotions of some tiers only
+    birthday: bool = False  # it is the member's birthday, for birthday offers
 
 
 @dataclass(frozen=True)
@@ -217,6 +218,7 @@ def _usable_promotions(
         if promotion.is_live(basket.at, tz)
         and (basket.member or not promotion.members_only)
         and (not promotion.tiers or (basket.member and basket.tier in promotion.tiers))
+        and (not promotion.birthday_only or (basket.member and basket.birthday))
     ]
     known = {promotion.coupon_code for promotion in usable if promotion.coupon_code}
     for code in codes:

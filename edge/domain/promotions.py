@@ -38,6 +38,7 @@ PROMOTION_FIELDS = (
     "exclusive",
     "members_only",
     "tiers",
+    "birthday_only",
     "coupon_code",
     "active",
     *PARAMETERS,
@@ -135,6 +136,7 @@ class Promotion:
     exclusive: bool = False
     members_only: bool = False
     tiers: tuple[str, ...] = ()  # only members of these tiers (a tier discount); empty: any
+    birthday_only: bool = False  # only for a member on their birthday (a birthday offer)
     coupon_code: str | None = None
     active: bool = True
     percent_bp: int | None = None
@@ -174,6 +176,7 @@ class Promotion:
             exclusive=data.get("exclusive", False),
             members_only=data.get("members_only", False),
             tiers=tuple(data.get("tiers") or ()),
+            birthday_only=data.get("birthday_only", False),
             coupon_code=data.get("coupon_code"),
             active=data.get("active", True),
             **{name: data.get(name) for name in PARAMETERS},
@@ -304,6 +307,7 @@ def promotion_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Promot
         exclusive=f.flag("exclusive", default=False),
         members_only=f.flag("members_only", default=False),
         tiers=f.names("tiers"),
+        birthday_only=f.flag("birthday_only", default=False),
         coupon_code=coupon_code,
         active=f.flag("active", default=True),
         percent_bp=params["percent_bp"],

@@ -242,7 +242,13 @@ class BasketPricer:
         ]
 
     async def price(
-        self, basket: BasketRequest, at: datetime, *, member: bool, tier: str | None = None
+        self,
+        basket: BasketRequest,
+        at: datetime,
+        *,
+        member: bool,
+        tier: str | None = None,
+        birthday: bool = False,
     ) -> tuple[list[LineInput], PricedBasket]:
         """Price a basket request on the server with the store's promotions and tax."""
         _, promotions = self._versions()
@@ -255,6 +261,7 @@ class BasketPricer:
                 coupons=basket.coupons,
                 discount=basket.discount,
                 tier=tier,
+                birthday=birthday,
             ),
             await self.promotions.get(promotions),
             self.pricing.policy,

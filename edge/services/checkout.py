@@ -213,20 +213,24 @@ class Checkout:
         self.block_expired = block_expired
         self.pricer = BasketPricer(ledger, pricing)
 
-    async def _member(self, member_id: str | None) -> tuple[str | None, str | None, str | None]:
-        """Return (id, masked display, tier) of the basket's member, checking they may buy."""
+    async def _member(
+        self, member_id: str | None
+    ) -> tuple[str | None, str | None, str | None, bool]:
+        """Return (id, masked display, tier, birthday today) of the basket's member."""
         if member_id is None:
-            return None, None, None
+            return None, None, None, False
         account = await find_member(self.ledger, member_id)
         if not account.member.active or account.member.id != member_id:
             raise NotFound(f"no active member {member_id}", code="unknown_member")
-        return account.member.id, account.member.display, account.member.tier
+        today = self.clock().astimezone(self.pricing.tz).strftime("%m-%d")
+        birthday = account.member.birthday == today
+        return account.member.id, account.member.display, account.member.tier, birthday
 
     async def price(self, basket: BasketRequest) -> dict[str, Any]:
         """Price a basket without recording anything (what the till shows while scanning)."""
-        member, display, tier = await self._member(basket.member)
+        member, display, tier, birthday = await self._member(basket.member)
         _, priced = await self.pricer.price(
-            basket, self.clock(), member=member is not None, tier=tier
+            basket, self.clock(), member=member is not None, tier=tier, birthday=birthday
         )
         codes = [line.code for line in basket.lines]
         return basket_data(priced, codes) | {"member": member, "member_display": display}
@@ -260,13 +264,13 @@ class Checkout:
         `credit` is what an exchange's return gives towards this sale (used up to the total,
         as an `exchange` tender naming the return `credit_from`).
         """
-        member, display, tier = await self._member(request.basket.member)
+        member, display, tier, birthday = await self._member(request.basket.member)
         if member is None and any(t.kind in ("stored_value", "points") for t in request.tenders):
             raise InvalidInput(
                 "stored value and points pay only for a member's basket", code="no_member"
             )
         inputs, priced = await self.pricer.price(
-            request.basket, self.clock(), member=member is not None, tier=tier
+            request.basket, self.clock(), member=member is not None, tier=tier, birthday=birthday
         )
         used = min(credit, priced.total)
         given = request.tenders

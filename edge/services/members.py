@@ -16,7 +16,7 @@ from edge.services.catalog import Actor
 from edge.services.days import session_in_tx
 from edge.services.payments import authorize_all, reverse_all
 
-MEMBER_COLUMNS = "id, name, phone, card_no, tier, active"
+MEMBER_COLUMNS = "id, name, phone, card_no, tier, active, birthday"
 
 
 @dataclass(frozen=True)
@@ -30,9 +30,9 @@ class MemberAccount:
 
 def _row_to_account(row: tuple[Any, ...]) -> MemberAccount:
     """Build an account from `MEMBER_COLUMNS, stored_value, points`."""
-    mid, name, phone, card_no, tier, active, balance, points = row
+    mid, name, phone, card_no, tier, active, birthday, balance, points = row
     return MemberAccount(
-        Member(mid, name, phone, card_no, tier, bool(active)), int(balance), int(points)
+        Member(mid, name, phone, card_no, tier, bool(active), birthday), int(balance), int(points)
     )
 
 

@@ -26,6 +26,7 @@ MEMBER_SCHEMA: Schema = {
         "phone": {"type": ["string", "null"], "maxLength": 24},
         "card_no": {"type": ["string", "null"], "maxLength": 32},
         "tier": {"type": "string", "maxLength": 20},
+        "birthday": {"type": ["string", "null"], "pattern": "^[0-9]{2}-[0-9]{2}$"},
         "active": {"type": "boolean"},
     },
 }
@@ -63,6 +64,7 @@ def account_json(account: members.MemberAccount) -> dict[str, Any]:
         "phone": member.display if member.phone else None,
         "card_no": member.card_no,
         "tier": member.tier,
+        "birthday": member.birthday,
         "active": member.active,
         "stored_value": account.stored_value,
         "points": account.points,

@@ -57,6 +57,7 @@ PROMOTION_SCHEMA: Schema = {
         "priority": {"type": "integer", "minimum": -1000, "maximum": 1000},
         "exclusive": {"type": "boolean"},
         "members_only": {"type": "boolean"},
+        "birthday_only": {"type": "boolean"},
         "tiers": {
             "type": "array",
             "maxItems": 10,

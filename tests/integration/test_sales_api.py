@@ -6,6 +6,7 @@ import asyncio
 import json
 import sqlite3
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -685,3 +686,36 @@ async def test_a_tier_discount_is_a_promotion_for_some_tiers_only(client: TestCl
         await client.post("/api/v1/baskets/price", json={"lines": basket["lines"]})
     ).json()
     assert "GOLD5" not in [d["promotion"] for d in anonymous["basket_discounts"]]
+
+
+async def test_a_birthday_offer_applies_on_the_members_birthday_only(
+    aiohttp_client: Any, settings: Settings
+) -> None:
+    now = [datetime(2026, 11, 23, 15, 30, tzinfo=UTC)]  # 23:30 on 23 Nov in Shanghai
+    client: TestClient = await aiohttp_client(create_app(settings, clock=lambda: now[0]))
+    await authorize(client)
+    await stock_up(client)
+    offer = {
+        "name_zh": "生日九折",
+        "name_en": "Birthday 10% off",
+        "kind": "basket_percent",
+        "percent_bp": 1000,
+        "members_only": True,
+        "birthday_only": True,
+    }
+    assert (await client.put("/api/v1/promotions/BDAY", json=offer)).status == 201
+    saved = await client.put("/api/v1/members/M1", json=MEMBER | {"birthday": "11-23"})
+    assert saved.status == 200, await saved.text()
+    bad = await client.put("/api/v1/members/M1", json=MEMBER | {"birthday": "13-40"})
+    assert bad.status == 400
+    basket = {"member": "M1", "lines": [{"product": "CHIPS"}]}
+
+    async def offers() -> list[str]:
+        priced = await (await client.post("/api/v1/baskets/price", json=basket)).json()
+        return [d["promotion"] for d in priced["basket_discounts"]]
+
+    assert "BDAY" in await offers()
+    now[0] += timedelta(hours=1)  # 00:30 on 24 Nov in Shanghai: the birthday is over
+    assert "BDAY" not in await offers()
+    lookup = await (await client.get("/api/v1/members/lookup?key=M1")).json()
+    assert lookup["birthday"] == "11-23"

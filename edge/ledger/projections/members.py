@@ -12,11 +12,21 @@ def _saved(conn: sqlite3.Connection, event: Event) -> None:
     """Insert or update a member (the balance is kept)."""
     m = event.data["member"]
     conn.execute(
-        "INSERT INTO members(id, name, phone, card_no, tier, active, stored_value, updated_seq)"
-        " VALUES (?, ?, ?, ?, ?, ?, 0, ?) ON CONFLICT(id) DO UPDATE SET name = excluded.name,"
+        "INSERT INTO members(id, name, phone, card_no, tier, active, birthday, stored_value,"
+        " updated_seq) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?)"
+        " ON CONFLICT(id) DO UPDATE SET name = excluded.name, birthday = excluded.birthday,"
         " phone = excluded.phone, card_no = excluded.card_no, tier = excluded.tier,"
         " active = excluded.active, updated_seq = excluded.updated_seq",
-        (m["id"], m["name"], m["phone"], m["card_no"], m["tier"], int(m["active"]), event.seq),
+        (
+            m["id"],
+            m["name"],
+            m["phone"],
+            m["card_no"],
+            m["tier"],
+            int(m["active"]),
+            m.get("birthday"),
+            event.seq,
+        ),
     )
 
 
@@ -70,7 +80,7 @@ def _tier_changed(conn: sqlite3.Connection, event: Event) -> None:
 
 MEMBERS = Projector(
     name="members",
-    version=3,
+    version=4,
     tables=("members", "top_ups"),
     ddl="""
     CREATE TABLE members (
@@ -83,6 +93,7 @@ MEMBERS = Projector(
         stored_value INTEGER NOT NULL CHECK (stored_value >= 0),
         points       INTEGER NOT NULL DEFAULT 0,
         spend        INTEGER NOT NULL DEFAULT 0,
+        birthday     TEXT,
         updated_seq  INTEGER NOT NULL
     ) STRICT;
     CREATE TABLE top_ups (
