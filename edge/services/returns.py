@@ -4,13 +4,20 @@ A return refunds part or all of a sale's lines (never more than is left of them)
 tenders it was paid with — card and wallet first through the payment provider, then stored
 value, cash, and vouchers last — and puts the goods back in stock when asked. It is a new
 ledger entry (`sale.returned`) with its own document number; the sale itself never changes.
-Returns of one sale are serialised, so two tills cannot both return the last item.
+Returns of one sale are serialised, so two tills cannot both return the last item — nor pay out
+its card refund twice: when several server processes share the ledger, all returns also take
+a file lock beside it (returns are rare; the card refund happens before the ledger write).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import fcntl
+import os
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from edge.domain.errors import Conflict, InvalidInput, NotFound
@@ -19,6 +26,7 @@ from edge.domain.returns import SoldLine, refund_for_line
 from edge.domain.rounding import round_to_increment
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, REFUND_ORDER
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
+from edge.ledger.lock import lock_path
 from edge.protocol.chain import Event
 from edge.services.catalog import Actor
 from edge.services.checkout import Checkout, PreparedSale, SaleRequest, read_event
@@ -62,6 +70,17 @@ class ReturnRecord:
     sale: Event | None = None
 
 
+@contextlib.asynccontextmanager
+async def _file_lock(base: Path, suffix: str) -> AsyncIterator[None]:
+    """Hold an exclusive flock on `base` + `suffix` (waiting on a thread, not the loop)."""
+    fd = os.open(base.with_suffix(suffix), os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        await asyncio.to_thread(fcntl.flock, fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
 class Returns:
     """Give money back against receipts, exactly once per client id."""
 
@@ -70,6 +89,7 @@ class Returns:
         self.checkout = checkout
         self.ledger = checkout.ledger
         self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
+        self._across = asyncio.Lock()  # this process's turn at the cross-process lock
 
     async def _recorded(self, return_id: str) -> tuple[int, str] | None:
         """Return (seq, fingerprint) of a return already recorded under this id."""
@@ -115,7 +135,10 @@ class Returns:
         entry[1][0] += 1
         try:
             async with entry[0]:
-                return await self._return_locked(request, sale)
+                if not self.ledger.writer.shared:
+                    return await self._return_locked(request, sale)
+                async with self._across, _file_lock(lock_path(self.ledger.path), ".returns"):
+                    return await self._return_locked(request, sale)
         finally:
             entry[1][0] -= 1
             if not entry[1][0]:  # nobody waits: drop the lock so the map stays small
