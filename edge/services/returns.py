@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import fcntl
+import logging
 import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from edge.services.catalog import Actor
 from edge.services.checkout import Checkout, PreparedSale, SaleRequest, read_event
 from edge.services.days import session_in_tx
 from edge.services.members import account_in_tx
+
+log = logging.getLogger(__name__)
 
 MAX_EXCHANGE_CHAIN = 8  # exchange of an exchange of …: how far a credit is traced back
 
@@ -193,6 +196,7 @@ class Returns:
                 request.exchange, credit=total, credit_from=request.id
             )
             credit = prepared.credit_used
+        refunds: list[dict[str, Any]] = []
         try:
             refunds, rounding = await self._allocate(total - credit, tenders, sale)
             key = f"{request.id}:{request.fingerprint[:16]}"
@@ -242,6 +246,14 @@ class Returns:
         except BaseException:
             if prepared is not None:
                 await self.checkout.release(prepared)
+            paid = [r for r in refunds if r.get("refund_reference")]
+            if paid:  # money went back but the return is not recorded: reconcile by hand
+                log.exception(
+                    "return %s not recorded after refunds %s; a retry with the same id and body"
+                    " reuses them (the provider is idempotent by key), else reconcile",
+                    request.id,
+                    [(r["refund_reference"], r["amount"]) for r in paid],
+                )
             raise
 
     def _wanted(self, request: ReturnRequest, sold: dict[int, SoldLine]) -> list[ReturnLine]:
