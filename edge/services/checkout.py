@@ -21,7 +21,7 @@ from typing import Any, cast
 from edge.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from edge.domain.payments import Authorization, PaymentProvider, PaymentRequest
 from edge.domain.points import PointsRules, points_earned, points_for_amount
-from edge.domain.pricing import PricedBasket, PricedLine
+from edge.domain.pricing import LineInput, PricedBasket, PricedLine
 from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
@@ -47,6 +47,16 @@ class InsufficientStoredValue(DomainError):
 
     code = "insufficient_stored_value"
     status = 402
+
+
+@dataclass(frozen=True)
+class BasketMember:
+    """The member a basket is for, as pricing needs them."""
+
+    id: str
+    display: str
+    tier: str
+    birthday: bool  # it is their birthday today (store time)
 
 
 @dataclass(frozen=True)
@@ -213,27 +223,42 @@ class Checkout:
         self.block_expired = block_expired
         self.pricer = BasketPricer(ledger, pricing)
 
-    async def _member(
-        self, member_id: str | None
-    ) -> tuple[str | None, str | None, str | None, bool]:
-        """Return (id, masked display, tier, birthday today) of the basket's member."""
+    async def _member(self, member_id: str | None) -> BasketMember | None:
+        """Return the basket's member (checking they may buy), or None for no member."""
         if member_id is None:
-            return None, None, None, False
+            return None
         account = await find_member(self.ledger, member_id)
         if not account.member.active or account.member.id != member_id:
             raise NotFound(f"no active member {member_id}", code="unknown_member")
         today = self.clock().astimezone(self.pricing.tz).strftime("%m-%d")
-        birthday = account.member.birthday == today
-        return account.member.id, account.member.display, account.member.tier, birthday
+        member = account.member
+        return BasketMember(member.id, member.display, member.tier, member.birthday == today)
+
+    async def priced(
+        self, basket: BasketRequest
+    ) -> tuple[BasketMember | None, list[LineInput], PricedBasket]:
+        """Find the basket's member and price the basket for them (tier, birthday included).
+
+        The one pricing path of previews, sales and pickup orders.
+        """
+        member = await self._member(basket.member)
+        inputs, priced = await self.pricer.price(
+            basket,
+            self.clock(),
+            member=member is not None,
+            tier=member.tier if member else None,
+            birthday=member.birthday if member else False,
+        )
+        return member, inputs, priced
 
     async def price(self, basket: BasketRequest) -> dict[str, Any]:
         """Price a basket without recording anything (what the till shows while scanning)."""
-        member, display, tier, birthday = await self._member(basket.member)
-        _, priced = await self.pricer.price(
-            basket, self.clock(), member=member is not None, tier=tier, birthday=birthday
-        )
+        member, _, priced = await self.priced(basket)
         codes = [line.code for line in basket.lines]
-        return basket_data(priced, codes) | {"member": member, "member_display": display}
+        return basket_data(priced, codes) | {
+            "member": member.id if member else None,
+            "member_display": member.display if member else None,
+        }
 
     async def recorded(self, sale_id: str) -> tuple[int, str] | None:
         """Return (seq, fingerprint) of a sale already recorded under this id."""
@@ -264,14 +289,14 @@ class Checkout:
         `credit` is what an exchange's return gives towards this sale (used up to the total,
         as an `exchange` tender naming the return `credit_from`).
         """
-        member, display, tier, birthday = await self._member(request.basket.member)
-        if member is None and any(t.kind in ("stored_value", "points") for t in request.tenders):
+        if request.basket.member is None and any(
+            t.kind in ("stored_value", "points") for t in request.tenders
+        ):
             raise InvalidInput(
                 "stored value and points pay only for a member's basket", code="no_member"
             )
-        inputs, priced = await self.pricer.price(
-            request.basket, self.clock(), member=member is not None, tier=tier, birthday=birthday
-        )
+        who, inputs, priced = await self.priced(request.basket)
+        member, display = (who.id, who.display) if who else (None, None)
         used = min(credit, priced.total)
         given = request.tenders
         if used:
@@ -324,7 +349,7 @@ class Checkout:
                 ((line.category or "", line.amount) for line in priced.lines),
                 priced.total,
                 paid_with_points,
-                tier,
+                who.tier if who else None,
                 self.points,
             )
             data["points"] = {"earned": earned, "redeemed": redeemed}

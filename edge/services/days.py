@@ -10,6 +10,7 @@ the hash of the last event of the day, all recomputed from the journal.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sqlite3
 import uuid
@@ -17,10 +18,11 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta, tzinfo
 from typing import Any
 
-from edge.domain.days import REPORT_EVENTS, Hours, Totals, totals_of
+from edge.domain.days import REPORT_EVENTS, Hours, totals_of
 from edge.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
+from edge.ledger.schema import connect
 from edge.services.catalog import Actor
 
 MAX_CASH = 100_000_000  # minor units: one movement, float or count
@@ -213,44 +215,31 @@ class Days:
 
     # --- reports -------------------------------------------------------------------------
 
-    def _day_totals(self, conn: sqlite3.Connection, day: int) -> tuple[Totals, int]:
-        """Return the open day's totals so far and the seq it opened at."""
-        row = conn.execute(
-            "SELECT opened_seq FROM business_days WHERE day_no = ?", (day,)
-        ).fetchone()
-        return totals_of(_events(conn, int(row[0]))), int(row[0])
-
     async def x_report(self, till: str | None = None) -> dict[str, Any]:
         """Return the open day's figures so far (of one till's open session, or of all)."""
-        async with self.ledger.reader.connection() as conn:
-            rows = list(
-                await conn.execute_fetchall(
-                    "SELECT day_no, date, opened_seq FROM business_days WHERE closed_seq IS NULL"
-                )
-            )
-            if not rows:
+        return await asyncio.to_thread(self._x_report, till)
+
+    def _x_report(self, till: str | None) -> dict[str, Any]:
+        """Sum the open day's report events on a read-only connection (a worker thread)."""
+        conn = connect(self.ledger.path, read_only=True)
+        try:
+            row = conn.execute(
+                "SELECT day_no, date, opened_seq FROM business_days WHERE closed_seq IS NULL"
+            ).fetchone()
+            if row is None:
                 raise NotFound("no business day is open", code="no_open_day")
-            day, day_date, opened = rows[0]
-            after = opened
+            day, day_date, after = row
             if till is not None:
-                found = list(
-                    await conn.execute_fetchall(
-                        "SELECT opened_seq FROM till_sessions"
-                        " WHERE till = ? AND closed_seq IS NULL",
-                        (till,),
-                    )
-                )
-                if not found:
+                found = conn.execute(
+                    "SELECT opened_seq FROM till_sessions WHERE till = ? AND closed_seq IS NULL",
+                    (till,),
+                ).fetchone()
+                if found is None:
                     raise NotFound(f"till {till} is not open", code="till_closed")
-                after = found[0][0] - 1
-            events = await conn.execute_fetchall(
-                f"SELECT type, data, till FROM journal WHERE type IN"
-                f" ({','.join('?' * len(REPORT_EVENTS))}) AND seq > ?"
-                + (" AND till = ?" if till is not None else "")
-                + " ORDER BY seq",
-                [*REPORT_EVENTS, after, *([till] if till is not None else [])],
-            )
-        totals = totals_of((r[0], json.loads(r[1]), r[2]) for r in events)
+                after = found[0] - 1
+            totals = totals_of(_events(conn, after, till))
+        finally:
+            conn.close()
         return {"kind": "X", "day": day, "date": day_date, "till": till} | totals.to_data()
 
     async def z_report(self, actor: Actor) -> dict[str, Any]:
@@ -258,11 +247,11 @@ class Days:
 
         def command(tx: Tx) -> dict[str, Any]:
             row = tx.conn.execute(
-                "SELECT day_no, date FROM business_days WHERE closed_seq IS NULL"
+                "SELECT day_no, date, opened_seq FROM business_days WHERE closed_seq IS NULL"
             ).fetchone()
             if row is None:
                 raise Conflict("no business day is open: it was closed already", code="day_closed")
-            day, day_date = int(row[0]), str(row[1])
+            day, day_date, opened = int(row[0]), str(row[1]), int(row[2])
             still = [
                 r[0]
                 for r in tx.conn.execute(
@@ -273,7 +262,7 @@ class Days:
                 raise Conflict(
                     f"close every till first (open: {', '.join(still)})", code="tills_open"
                 )
-            totals, _ = self._day_totals(tx.conn, day)
+            totals = totals_of(_events(tx.conn, opened))
             last = tx.conn.execute(
                 "SELECT max(z_no), (SELECT grand_total FROM business_days"
                 " WHERE z_no = (SELECT max(z_no) FROM business_days)) FROM business_days"

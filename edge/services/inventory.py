@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -22,6 +22,13 @@ from edge.services.catalog import Actor
 
 ADJUSTMENT_REASONS = ("damage", "theft", "expiry", "found", "correction", "own_use")
 MAX_QUANTITY = 10_000_000  # pieces, or grams (10 t)
+
+
+# how much of product `:product` open pickup orders hold back
+RESERVED = (
+    "(SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id"
+    " WHERE l.product = {product} AND o.status IN ('new', 'picking', 'ready'))"
+)
 
 
 class OutOfStock(Conflict):
@@ -194,9 +201,7 @@ async def stock_levels(
     """Return stock on hand per product (one product, or those below a level)."""
     rows = await ledger.reader.fetch_all(
         "SELECT p.id, p.name_zh, p.name_en, p.sold_by_weight, coalesce(s.on_hand, 0),"
-        " s.updated_seq, (SELECT coalesce(sum(l.quantity), 0) FROM order_lines l"
-        "  JOIN orders o ON o.id = l.order_id WHERE l.product = p.id"
-        "  AND o.status IN ('new', 'picking', 'ready'))"
+        f" s.updated_seq, {RESERVED.format(product='p.id')}"
         " FROM products p LEFT JOIN stock s ON s.product_id = p.id"
         " WHERE (? IS NULL OR p.id = ?) AND (? IS NULL OR coalesce(s.on_hand, 0) < ?)"
         " ORDER BY p.id",
@@ -639,9 +644,12 @@ async def close_purchase_order(ledger: Ledger, po_id: str, actor: Actor) -> dict
 # --- transfers between stores (调拨) ---------------------------------------------------------
 
 
-def _transfer(conn: Any, transfer_id: str) -> dict[str, Any]:
-    """Describe a transfer (either side)."""
-    rows = conn(
+RowReader = Callable[[str, Sequence[Any]], list[Any]]  # (sql, params) -> rows, either side
+
+
+def _transfer(read: RowReader, transfer_id: str) -> dict[str, Any]:
+    """Describe a transfer (inside the writer's transaction or from the reader)."""
+    rows = read(
         "SELECT direction, other_store, status, lines, received FROM transfers WHERE id = ?",
         (transfer_id,),
     )
@@ -669,8 +677,8 @@ def _transfer(conn: Any, transfer_id: str) -> dict[str, Any]:
     return result
 
 
-def _tx_rows(conn: sqlite3.Connection) -> Any:
-    """Adapt a writer connection to `_transfer`'s row reader."""
+def _tx_rows(conn: sqlite3.Connection) -> RowReader:
+    """Read rows inside the writer's transaction."""
     return lambda sql, params: conn.execute(sql, params).fetchall()
 
 

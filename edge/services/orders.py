@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
 from typing import Any
 
 from edge.domain.errors import Conflict, InvalidInput, NotFound
@@ -23,9 +22,8 @@ from edge.ledger.journal import Tx
 from edge.services.basket import BasketRequest, LineRequest
 from edge.services.catalog import Actor
 from edge.services.checkout import Checkout, SaleRequest, fingerprint
-from edge.services.inventory import OutOfStock
+from edge.services.inventory import RESERVED, OutOfStock
 
-OPEN = ("new", "picking", "ready")
 MOVES: dict[str, tuple[str, ...]] = {  # state -> where it may go by a status change
     "new": ("picking", "ready", "cancelled"),
     "picking": ("ready", "cancelled"),
@@ -35,18 +33,15 @@ MOVES: dict[str, tuple[str, ...]] = {  # state -> where it may go by a status ch
 
 def reserved_in(tx_conn: Any, product: str) -> int:
     """Return how much of a product open orders reserve (writer or reader side)."""
-    row = tx_conn.execute(
-        "SELECT coalesce(sum(l.quantity), 0) FROM order_lines l JOIN orders o ON o.id = l.order_id"
-        " WHERE l.product = ? AND o.status IN ('new', 'picking', 'ready')",
-        (product,),
-    ).fetchone()
+    row = tx_conn.execute("SELECT " + RESERVED.format(product="?"), (product,)).fetchone()
     return int(row[0])
 
 
-_STATE_SQL = (
-    "SELECT o.status, o.total, o.paid_online, o.member, o.sale_id, o.pickup_by, j.data"
-    " FROM orders o JOIN journal j ON j.seq = o.created_seq WHERE o.id = ?"
+_ORDERS_SQL = (
+    "SELECT o.status, o.total, o.paid_online, o.member, o.sale_id, o.pickup_by, j.data, o.id"
+    " FROM orders o JOIN journal j ON j.seq = o.created_seq"
 )
+_STATE_SQL = _ORDERS_SQL + " WHERE o.id = ?"
 
 
 def _from_row(order_id: str, row: Any) -> dict[str, Any]:
@@ -102,11 +97,7 @@ class Orders:
             ),
             member=member,
         )
-        if member is not None:
-            await self.checkout.price(basket)  # refuses an unknown or inactive member
-        inputs, priced = await self.checkout.pricer.price(
-            basket, self.checkout.clock(), member=member is not None
-        )
+        _, inputs, priced = await self.checkout.priced(basket)
         order_lines: list[dict[str, Any]] = [
             {
                 "product": line.product_id,
@@ -164,9 +155,9 @@ class Orders:
     async def list_open(self) -> list[dict[str, Any]]:
         """Return open orders, oldest first (the picking list)."""
         rows = await self.ledger.reader.fetch_all(
-            "SELECT id FROM orders WHERE status IN ('new', 'picking', 'ready') ORDER BY created_seq"
+            _ORDERS_SQL + " WHERE o.status IN ('new', 'picking', 'ready') ORDER BY o.created_seq"
         )
-        return [await self.get(str(row[0])) for row in rows]
+        return [_from_row(str(row[7]), row) for row in rows]
 
     async def move(self, order_id: str, to: str, actor: Actor) -> dict[str, Any]:
         """Move an order along (picking, ready) or cancel it (its stock is released)."""
@@ -188,7 +179,7 @@ class Orders:
         return await self.ledger.submit(command)
 
     async def collect(
-        self, order_id: str, tenders: Sequence[TenderInput], actor: Actor, now: datetime
+        self, order_id: str, tenders: Sequence[TenderInput], actor: Actor
     ) -> dict[str, Any]:
         """Hand a ready order over: paid online, or sold at the till at the order's prices."""
         order = await self.get(order_id)

@@ -7,7 +7,7 @@ from aiohttp import web
 from edge.domain.tenders import TenderInput
 from edge.web.api import Api, read_json
 from edge.web.auth import actor
-from edge.web.keys import CHECKOUT, DAYS, ORDERS
+from edge.web.keys import DAYS, ORDERS
 from edge.web.sales import TENDER_SCHEMA, UUID
 from edge.web.schema import Schema
 
@@ -141,6 +141,5 @@ async def collect_order(request: web.Request) -> web.Response:
         request.match_info["order_id"].lower(),
         tenders,
         actor(request),
-        request.app[CHECKOUT].clock(),
     )
     return web.json_response(collected)
