@@ -44,6 +44,9 @@ class DeviceError(DriverError):
 class Transport(Protocol):
     """A blocking byte link; every call may raise TransportError."""
 
+    def open(self) -> object:
+        """Open the link (a driver's `start()` calls it on a worker thread)."""
+
     def write(self, data: bytes) -> None:
         """Send bytes to the device."""
 
