@@ -8,8 +8,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 
-from aiohttp import web
+from aiohttp import WSCloseCode, web
 
+from edge.bus.broker import broker_files
+from edge.bus.runtime import running_bus
 from edge.domain.barcode import VariableMeasureRule
 from edge.domain.days import parse_hours
 from edge.domain.payments import PaymentProvider
@@ -17,13 +19,20 @@ from edge.domain.points import PointsRules
 from edge.domain.tax import TaxPolicy
 from edge.domain.tenders import currency_exponent
 from edge.ledger.ledger import Ledger, utc_clock
+from edge.protocol.chain import Event
 from edge.services.auth import Auth, store_pepper
 from edge.services.basket import Pricing
 from edge.services.checkout import Checkout
 from edge.services.days import Days
+from edge.services.device_center import DeviceCenter
+from edge.services.device_health import DeviceHealth
+from edge.services.devices import Devices
+from edge.services.live import Hub
 from edge.services.office import Office
 from edge.services.orders import Orders
 from edge.services.payments import SimulatedTerminal
+from edge.services.printing import PrintJobs, ReceiptContext
+from edge.services.readiness import Readiness
 from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web import (
@@ -31,6 +40,7 @@ from edge.web import (
     baskets,
     catalog,
     days,
+    devices,
     health,
     inventory,
     members,
@@ -46,16 +56,18 @@ from edge.web.errors import error_middleware
 from edge.web.keys import (
     APIS,
     AUTH,
+    BUS,
     CHECKOUT,
     DAYS,
+    DEVICES,
     LEDGER,
     OFFICE,
     ORDERS,
     READINESS,
     RETURNS,
     SETTINGS,
+    SOCKETS,
 )
-from edge.web.readiness import Readiness
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +153,37 @@ def create_app(
         await ledger.stop()
 
     app.cleanup_ctx.append(ledger_ctx)
+
+    async def devices_ctx(app: web.Application) -> AsyncIterator[None]:
+        ledger = app[LEDGER]
+        hub = Hub()
+        center = DeviceCenter(
+            Devices(ledger, settings.store.id, broker_files(settings)),
+            DeviceHealth(hub, clock),
+            PrintJobs(
+                ledger, app[CHECKOUT], receipt_context(settings), settings.mqtt.print_timeout_s
+            ),
+            hub,
+        )
+        app[DEVICES] = center
+        app[SOCKETS] = set()
+        if settings.mqtt.broker != "off" and not worker:
+            readiness.require("broker")
+        after_sale = _after_sale_hook(center)
+        async with running_bus(settings, ledger, center, readiness, enabled=not worker) as bus:
+            app[BUS] = bus
+            if bus is not None:
+                ledger.listen(after_sale)
+            yield
+            after_sale.stop()
+
+    async def close_sockets(app: web.Application) -> None:
+        sockets: set[web.WebSocketResponse] = app.get(SOCKETS, set())
+        for socket in list(sockets):
+            await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+
+    app.cleanup_ctx.append(devices_ctx)
+    app.on_shutdown.append(close_sockets)
     apis = [
         health.api,
         auth.api,
@@ -156,11 +199,52 @@ def create_app(
         returns.api,
         baskets.api,
         receipts.api,
+        devices.api,
     ]
     app[APIS] = apis
     for api in apis:
         app.add_routes(api.routes)
     return app
+
+
+def receipt_context(settings: Settings, base_url: str | None = None) -> ReceiptContext:
+    """Return what printed receipts need to know about the store."""
+    configured = settings.checkout.e_receipt_base_url.rstrip("/")
+    host = "127.0.0.1" if settings.http.host in ("0.0.0.0", "::") else settings.http.host  # noqa: S104
+    return ReceiptContext(
+        store_name=settings.store.name,
+        store_id=settings.store.id,
+        timezone=settings.store.timezone,
+        locale=settings.store.locale,
+        e_receipt_base=configured or base_url or f"http://{host}:{settings.http.port}",
+    )
+
+
+class _AfterSale:
+    """After each commit: the new sales' receipts to their tills' printers, drawers opened."""
+
+    def __init__(self, center: DeviceCenter) -> None:
+        """Keep the device center."""
+        self.center = center
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self, events: list[Event]) -> None:
+        """Start the device work of the sales in a commit (never holds up the writer)."""
+        for event in events:
+            if event.type == "sale.completed" and event.till is not None:
+                task = asyncio.create_task(self.center.after_sale(event))
+                self.tasks.add(task)
+                task.add_done_callback(self.tasks.discard)
+
+    def stop(self) -> None:
+        """Cancel what is still running."""
+        for task in self.tasks:
+            task.cancel()
+
+
+def _after_sale_hook(center: DeviceCenter) -> _AfterSale:
+    """Return the listener that prints receipts after sales."""
+    return _AfterSale(center)
 
 
 async def _verify_at_start(ledger: Ledger, readiness: Readiness) -> None:

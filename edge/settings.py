@@ -198,6 +198,24 @@ class HoursSettings:
 
 
 @dataclass(frozen=True)
+class MqttSettings:
+    """The store's MQTT broker and the server's session on it."""
+
+    broker: str = "off"  # off | embedded (a private mosquitto child) | external (system service)
+    host: str = "127.0.0.1"
+    port: int = 1883
+    username: str = "edge-server"  # the privileged client; its password is a credential
+    password_file: Path | None = None  # default data_dir/mqtt/passwd (external: the broker's)
+    acl_file: Path | None = None  # default data_dir/mqtt/acl
+    broker_pid_file: Path | None = None  # external broker: SIGHUP this pid to reload files
+    mosquitto: str = "mosquitto"  # the broker binary for `broker = "embedded"`
+    session_expiry_s: int = 86400  # the broker keeps our subscriptions and queue this long
+    keepalive_s: int = 15
+    print_timeout_s: int = 30  # a print job without an answer this long is marked failed
+    max_queued_messages: int = 100000  # per client, in the broker config we write
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
 
@@ -226,6 +244,7 @@ class Settings:
     inventory: InventorySettings = InventorySettings()
     points: PointsSettings = PointsSettings()
     members: MemberSettings = MemberSettings()
+    mqtt: MqttSettings = MqttSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -233,6 +252,11 @@ class Settings:
     def ledger_path(self) -> Path:
         """Return the ledger file (paths.ledger, else data_dir/ledger.db)."""
         return self.paths.ledger or self.paths.data_dir / "ledger.db"
+
+    @property
+    def mqtt_dir(self) -> Path:
+        """Return where the server keeps its broker files (embedded broker, defaults)."""
+        return self.ledger_path.parent / "mqtt"
 
     @property
     def tz(self) -> ZoneInfo:
@@ -253,6 +277,7 @@ SECTIONS: dict[str, type[Any]] = {
     "inventory": InventorySettings,
     "points": PointsSettings,
     "members": MemberSettings,
+    "mqtt": MqttSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -277,6 +302,13 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "store.timezone": _valid_timezone,
     "store.locale": lambda v: "" if v in LOCALES else f"must be one of {', '.join(LOCALES)}",
     "http.port": lambda v: "" if 0 <= v <= 65535 else "must be between 0 and 65535",
+    "mqtt.broker": lambda v: (
+        "" if v in ("off", "embedded", "external") else "must be off, embedded or external"
+    ),
+    "mqtt.port": lambda v: "" if 0 <= v <= 65535 else "must be a TCP port (0: any free one)",
+    "mqtt.session_expiry_s": lambda v: "" if 60 <= v <= 7 * 86400 else "must be 60..604800",
+    "mqtt.keepalive_s": lambda v: "" if 5 <= v <= 600 else "must be 5..600",
+    "mqtt.print_timeout_s": lambda v: "" if 3 <= v <= 3600 else "must be 3..3600",
     "http.workers": lambda v: "" if 1 <= v <= 16 else "must be between 1 and 16",
     "ledger.max_group": lambda v: "" if 1 <= v <= 10_000 else "must be between 1 and 10000",
     "ledger.readers": lambda v: "" if 1 <= v <= 32 else "must be between 1 and 32",

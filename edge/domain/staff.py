@@ -62,6 +62,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "order.fulfil": _SELLING,  # pick, hand over or cancel it
     "feedback.write": _SELLING,  # take down a shopper's complaint or suggestion
     "feedback.manage": _SUPERVISING,  # assign, follow up and resolve it
+    "device.read": _EVERYONE,  # devices, their health and alerts, print jobs, live updates
+    "device.operate": _EVERYONE,  # tare/zero a scale, print or reprint at one's till
+    "device.manage": _RUNNING,  # add, bind, rotate and remove devices
+    "kiosk.attend": _SELLING,  # answer a self-checkout kiosk's call
 }
 
 STAFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")

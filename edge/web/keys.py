@@ -8,12 +8,13 @@ from edge.ledger.ledger import Ledger
 from edge.services.auth import Auth, Principal
 from edge.services.checkout import Checkout
 from edge.services.days import Days
+from edge.services.device_center import DeviceCenter
 from edge.services.office import Office
 from edge.services.orders import Orders
+from edge.services.readiness import Readiness
 from edge.services.returns import Returns
 from edge.settings import Settings
 from edge.web.api import Api
-from edge.web.readiness import Readiness
 
 SETTINGS = web.AppKey("settings", Settings)
 LEDGER = web.AppKey("ledger", Ledger)
@@ -25,4 +26,7 @@ AUTH = web.AppKey("auth", Auth)
 DAYS = web.AppKey("days", Days)
 OFFICE = web.AppKey("office", Office)
 ORDERS = web.AppKey("orders", Orders)
+DEVICES = web.AppKey("devices", DeviceCenter)
+SOCKETS = web.AppKey("live_sockets", set[web.WebSocketResponse])
+BUS = web.AppKey("bus", object)  # the running Bus, or None without a broker
 PRINCIPAL = web.RequestKey("principal", Principal)

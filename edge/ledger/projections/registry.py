@@ -6,6 +6,7 @@ from edge.ledger.projections import Projector
 from edge.ledger.projections.catalog import CATALOG
 from edge.ledger.projections.counts import COUNTS
 from edge.ledger.projections.days import DAYS
+from edge.ledger.projections.devices import DEVICES
 from edge.ledger.projections.members import MEMBERS
 from edge.ledger.projections.office import OFFICE
 from edge.ledger.projections.orders import ORDERS
@@ -29,4 +30,5 @@ DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     ORDERS,
     PURCHASING,
     TRANSFERS,
+    DEVICES,
 )

@@ -1,0 +1,173 @@
+"""The broker side: a private Mosquitto child for the demo and tests, and file reloads.
+
+Production runs Debian's Mosquitto service with the drop-in config, password file and ACL
+file that provisioning writes; the server only asks it to re-read them (SIGHUP to the pid in
+`mqtt.broker_pid_file`). With `mqtt.broker = "embedded"` the server runs `mosquitto -c` itself
+in the foreground as a child, with the same kind of config in `data_dir/mqtt/`, and stops it
+on shutdown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import logging
+import os
+import secrets
+import signal
+import socket
+from collections.abc import Callable
+from pathlib import Path
+
+from edge.services.devices import BrokerFiles
+from edge.settings import MqttSettings, Settings
+
+log = logging.getLogger(__name__)
+
+
+def broker_config(
+    *, host: str, port: int, password_file: Path, acl_file: Path, data: Path,
+    max_queued: int, run_as: str | None,
+) -> str:  # fmt: skip
+    """Return a mosquitto.conf for one store (same settings as the shipped drop-in)."""
+    lines = [
+        "# Written by store-edge for its private broker.",
+        "per_listener_settings false",
+        f"listener {port} {host}",
+        "allow_anonymous false",
+        f"password_file {password_file}",
+        f"acl_file {acl_file}",
+        "# a device's username is its client id: nobody can take over another's session",
+        "use_username_as_clientid true",
+        "persistence true",
+        f"persistence_location {data}/",
+        "autosave_interval 30",
+        "persistent_client_expiration 7d",
+        "# the default of 1000 drops QoS 1 messages of a busy subscriber in a burst",
+        f"max_queued_messages {max_queued}",
+        "max_queued_bytes 0",
+        "max_inflight_messages 100",
+        "log_dest stderr",
+        "log_type error",
+        "log_type warning",
+    ]
+    if run_as:
+        lines.append(f"user {run_as}")
+    return "\n".join(lines) + "\n"
+
+
+def server_password(directory: Path, configured: str | None) -> str:
+    """Return the server's broker password: the credential, else one kept in `directory`."""
+    if configured:
+        return configured
+    file = directory / "server-password"
+    if file.is_file():
+        return file.read_text(encoding="utf-8").strip()
+    directory.mkdir(parents=True, exist_ok=True)
+    password = secrets.token_urlsafe(24)
+    fd = os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(password + "\n")
+    return password
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """Return a TCP port nobody listens on right now."""
+    with socket.socket() as probe:
+        probe.bind((host, 0))
+        return int(probe.getsockname()[1])
+
+
+def reload_by_pid_file(pid_file: Path | None) -> None:
+    """Ask an external broker to re-read its password and ACL files."""
+    if pid_file is None:
+        log.info("broker files changed; reload the broker (no mqtt.broker_pid_file set)")
+        return
+    try:
+        os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
+    except (OSError, ValueError) as err:
+        log.warning("could not signal the broker from %s: %s", pid_file, err)
+
+
+class EmbeddedBroker:
+    """A `mosquitto` child process owned by this server."""
+
+    def __init__(self, settings: MqttSettings, directory: Path, password_file: Path,
+                 acl_file: Path) -> None:  # fmt: skip
+        """Remember where the broker keeps its files."""
+        self.settings = settings
+        self.directory = directory
+        self.password_file = password_file
+        self.acl_file = acl_file
+        self.port = settings.port
+        self._process: asyncio.subprocess.Process | None = None
+
+    async def start(self, within: float = 10.0) -> None:
+        """Write the config, start mosquitto and wait until it accepts connections."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        for file in (self.password_file, self.acl_file):
+            if not file.exists():
+                file.write_text("")
+        conf = self.directory / "mosquitto.conf"
+        conf.write_text(
+            broker_config(
+                host=self.settings.host,
+                port=self.port,
+                password_file=self.password_file,
+                acl_file=self.acl_file,
+                data=self.directory,
+                max_queued=self.settings.max_queued_messages,
+                run_as=getpass.getuser() if os.geteuid() == 0 else None,
+            )
+        )
+        self._process = await asyncio.create_subprocess_exec(
+            self.settings.mosquitto, "-c", str(conf),
+            stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + within
+        while loop.time() < deadline:
+            if self._process.returncode is not None:
+                raise RuntimeError(f"mosquitto exited with {self._process.returncode}")
+            try:
+                _, writer = await asyncio.open_connection(self.settings.host, self.port)
+            except OSError:
+                await asyncio.sleep(0.05)
+                continue
+            writer.close()
+            return
+        raise RuntimeError(f"mosquitto did not listen on {self.port} within {within} s")
+
+    @property
+    def pid(self) -> int | None:
+        """Return the child's pid while it runs."""
+        return self._process.pid if self._process and self._process.returncode is None else None
+
+    def reload(self) -> None:
+        """Make the broker re-read the password and ACL files."""
+        if self.pid is not None:
+            os.kill(self.pid, signal.SIGHUP)
+
+    async def stop(self) -> None:
+        """Stop the child (SIGTERM, then SIGKILL after 5 s)."""
+        process, self._process = self._process, None
+        if process is None or process.returncode is not None:
+            return
+        process.terminate()
+        try:
+            await asyncio.wait_for(process.wait(), 5)
+        except TimeoutError:
+            with contextlib.suppress(ProcessLookupError):
+                process.kill()
+            await process.wait()
+
+
+def broker_files(settings: Settings, reload: Callable[[], None] | None = None) -> BrokerFiles:
+    """Return the store's broker files (configured paths, else in the data directory)."""
+    mqtt = settings.mqtt
+    return BrokerFiles(
+        password_file=mqtt.password_file or settings.mqtt_dir / "passwd",
+        acl_file=mqtt.acl_file or settings.mqtt_dir / "acl",
+        reload=reload or (lambda: reload_by_pid_file(mqtt.broker_pid_file)),
+    )

@@ -1,0 +1,112 @@
+"""The devices of the store as the rest of the server uses them.
+
+Records (who is bound to which till), health, print jobs, the scales' last weights, and the
+one way to send a command to a device. The bus plugs its sender in when it runs; without a
+broker (`mqtt.broker = "off"`) commands answer `bus_offline` and nothing else changes.
+After every committed sale the till's printer gets the receipt and its drawer opens when
+cash was taken.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from typing import Any
+
+from edge.domain.devices import Device
+from edge.domain.errors import Conflict, DomainError, NotFound
+from edge.protocol.chain import Event
+from edge.services.catalog import Actor
+from edge.services.device_health import DeviceHealth
+from edge.services.devices import Devices
+from edge.services.live import Hub
+from edge.services.printing import CommandSender, PrintJobs
+
+log = logging.getLogger(__name__)
+
+
+class BusOffline(Conflict):
+    """The store's broker is not configured or not connected."""
+
+    code = "bus_offline"
+
+
+class DeviceCenter:
+    """Devices, their health and their commands."""
+
+    def __init__(self, records: Devices, health: DeviceHealth, printing: PrintJobs,
+                 hub: Hub) -> None:  # fmt: skip
+        """Keep the services devices are made of."""
+        self.records = records
+        self.health = health
+        self.printing = printing
+        self.hub = hub
+        self.devices: dict[str, Device] = {}
+        self.weights: dict[str, dict[str, Any]] = {}
+        self.counts: Counter[str] = Counter()
+        self.sender: CommandSender | None = None
+
+    async def refresh(self) -> None:
+        """Reload the device records (after any change to them)."""
+        devices = await self.records.devices()
+        self.devices = {d.id: d for d in devices}
+        self.health.know(devices)
+
+    def bound(self, till: str | None, type_: str) -> Device | None:
+        """Return the device of a type bound to a till or kiosk."""
+        if till is None:
+            return None
+        for device in self.devices.values():
+            if device.type == type_ and device.till == till:
+                return device
+        return None
+
+    def device(self, device_id: str) -> Device:
+        """Return a device by id (raises NotFound)."""
+        device = self.devices.get(device_id)
+        if device is None:
+            raise NotFound(f"no device {device_id}", code="unknown_device")
+        return device
+
+    async def command(self, device_id: str, verb: str, payload: dict[str, Any]) -> str:
+        """Send `cmd/{verb}` to a device; return its command id (raises BusOffline)."""
+        device = self.device(device_id)
+        if self.sender is None:
+            raise BusOffline("the device bus is not running")
+        command_id = uuid.uuid4().hex
+        try:
+            await self.sender(device, verb, {**payload, "id": command_id})
+        except Exception as err:
+            raise BusOffline(f"could not reach the broker: {err}") from err
+        return command_id
+
+    async def print_sale(self, sale_id: str, till: str | None, actor: Actor,
+                         *, reprint: bool = False) -> dict[str, Any]:  # fmt: skip
+        """Queue a sale's receipt on the till's printer (raises NotFound without one)."""
+        printer = self.bound(till, "printer")
+        if printer is None:
+            raise NotFound(f"no printer is bound to {till}", code="no_printer")
+        return await self.printing.queue_sale(sale_id, printer, actor, reprint=reprint)
+
+    async def after_sale(self, event: Event) -> None:
+        """Print a new sale's receipt on its till's printer; open the drawer for cash."""
+        try:
+            if self.bound(event.till, "printer") is not None:
+                await self.print_sale(
+                    event.data["sale"], event.till, Actor(event.staff, event.till)
+                )
+            drawer = self.bound(event.till, "drawer")
+            if drawer is not None and any(t["kind"] == "cash" for t in event.data["tenders"]):
+                await self.command(drawer.id, "open", {"pin": 2})
+        except DomainError as err:
+            log.warning("after sale %s: %s", event.data.get("sale"), err)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Return every device with its health."""
+        return [self.health.view(device) for device in sorted(self.devices.values(),
+                                                              key=lambda d: d.id)]  # fmt: skip
+
+    def alerts(self) -> list[dict[str, Any]]:
+        """Return the device alerts of the store."""
+        return self.health.alerts(self.devices.values())

@@ -1,0 +1,241 @@
+"""The device bus against a real Mosquitto: credentials, ACL, routing, junk, duplicates."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as paho
+import pytest
+from aiohttp.test_utils import TestClient
+from paho.mqtt.enums import CallbackAPIVersion
+
+from drivers.mqtt import PublishError
+from edge.domain.devices import password_line, password_matches
+from edge.protocol.mqtt import topic
+from edge.settings import Settings
+from edge.web.keys import LEDGER, SETTINGS
+from tests.conftest import STORE
+from tests.integration.bus_store import add_device, bus_client, bus_of, connect, until
+from tests.integration.checkout_store import stock_up
+from tests.integration.conftest import FakeClock, authorize
+
+pytestmark = pytest.mark.timeout(60)
+REFUSED = (0x86, 0x87)  # bad user name or password / not authorized: Mosquitto sends 0x87
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, settings: Settings, clock: FakeClock) -> TestClient:
+    client = await bus_client(aiohttp_client, settings, clock)
+    await authorize(client, role="manager", till="T01")
+    return client
+
+
+def paho_attempt(
+    port: int, user: str, password: str, subscribe: str | None = None, listen: float = 0.0,
+    during: Any = None,
+) -> dict[str, Any]:  # fmt: skip
+    """Connect with plain paho (v5): report CONNACK, SUBACK and what the subscription got."""
+    outcome: dict[str, Any] = {"got": []}
+    done = threading.Event()
+    mqttc = paho.Client(CallbackAPIVersion.VERSION2, client_id=user, protocol=paho.MQTTv5)
+    mqttc.username_pw_set(user, password)
+
+    def on_connect(c: paho.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        outcome["connect"] = reason.value
+        if reason.is_failure or subscribe is None:
+            done.set()
+        else:
+            c.subscribe(subscribe, qos=1)
+
+    def on_subscribe(_c: paho.Client, _u: Any, _m: Any, reasons: list[Any], _p: Any) -> None:
+        outcome["subscribe"] = [r.value for r in reasons]
+        done.set()
+
+    mqttc.on_connect = on_connect
+    mqttc.on_subscribe = on_subscribe
+    mqttc.on_message = lambda _c, _u, message: outcome["got"].append(message.topic)
+    mqttc.connect("127.0.0.1", port)
+    mqttc.loop_start()
+    done.wait(5)
+    if during is not None:
+        during()
+    time.sleep(listen)
+    mqttc.disconnect()
+    mqttc.loop_stop()
+    return outcome
+
+
+def test_password_lines_are_mosquitto_pbkdf2() -> None:
+    line = password_line("scale-01", "s3cret", salt=b"0123456789ab")
+    assert line.startswith("scale-01:$7$101$")
+    assert password_matches(line, "s3cret")
+    assert not password_matches(line, "s3cret!")
+
+
+async def test_device_writes_only_its_own_topics(client: TestClient) -> None:
+    scanner = await connect(client, "scanner-01", "scanner", till="T01")
+    await add_device(client, "scale-01", "scale", till="T01")
+    with pytest.raises(PublishError) as refused:
+        await scanner.session.publish(
+            topic(STORE.id, "scale", "scale-01", "evt", "weight"), b'{"id":"x"}'
+        )
+    assert refused.value.code == 0x87
+    with pytest.raises(PublishError) as refused_cmd:
+        await scanner.session.publish(topic(STORE.id, "printer", "p1", "cmd", "print"), b"{}")
+    assert refused_cmd.value.code == 0x87
+    await scanner.event("scan", code="6901234567892", symbology="EAN13")  # its own: accepted
+    port = bus_of(client).broker_port
+    assert port is not None
+    _, password = await add_device(client, "scanner-02", "scanner")
+    loop = asyncio.get_running_loop()
+
+    def others_talk() -> None:
+        asyncio.run_coroutine_threadsafe(
+            scanner.event("scan", code="6901234567892", symbology="EAN13"), loop
+        ).result(5)
+        asyncio.run_coroutine_threadsafe(
+            bus_of(client).send(bus_of(client).center.device("scale-01"), "tare", {}), loop
+        ).result(5)
+
+    everything = await asyncio.to_thread(
+        paho_attempt, port, "scanner-02", password, "#", 0.5, others_talk
+    )
+    # Mosquitto's ACL file grants the SUBACK but delivers nothing the device may not read.
+    assert everything["connect"] == 0
+    assert everything["got"] == [], everything
+    await scanner.stop()
+
+
+async def test_wrong_rotated_and_removed_credentials_are_refused(client: TestClient) -> None:
+    port = bus_of(client).broker_port
+    assert port is not None
+    _, password = await add_device(client, "printer-01", "printer", till="T01")
+    assert (await asyncio.to_thread(paho_attempt, port, "printer-01", password))["connect"] == 0
+    bad = await asyncio.to_thread(paho_attempt, port, "printer-01", password + "x")
+    assert bad["connect"] in REFUSED
+    anonymous = await asyncio.to_thread(paho_attempt, port, "nobody", "")
+    assert anonymous["connect"] in REFUSED
+    rotated = await client.post("/api/v1/devices/printer-01/rotate")
+    new_password = (await rotated.json())["password"]
+    await asyncio.sleep(0.2)  # the broker re-reads its files on SIGHUP
+    assert (await asyncio.to_thread(paho_attempt, port, "printer-01", password))[
+        "connect"
+    ] in REFUSED
+    assert (await asyncio.to_thread(paho_attempt, port, "printer-01", new_password))["connect"] == 0
+    removed = await client.delete("/api/v1/devices/printer-01")
+    assert removed.status == 200
+    await asyncio.sleep(0.2)
+    gone = await asyncio.to_thread(paho_attempt, port, "printer-01", new_password)
+    assert gone["connect"] in REFUSED
+    listed = await (await client.get("/api/v1/devices")).json()
+    assert [d["id"] for d in listed["devices"]] == []
+
+
+async def test_no_password_reaches_the_ledger_or_the_acl(client: TestClient) -> None:
+    _, password = await add_device(client, "scale-07", "scale", till="T01")
+    path = client.server.app[LEDGER].path
+    ledger_bytes = await asyncio.to_thread(
+        lambda: Path(path).read_bytes() + Path(str(path) + "-wal").read_bytes()
+    )
+    assert password.encode() not in ledger_bytes
+    settings = client.server.app[SETTINGS]
+    acl = await asyncio.to_thread((settings.mqtt_dir / "acl").read_text)
+    assert "user scale-07" in acl and f"topic write pos/v1/{STORE.id}/scale/scale-07/evt/#" in acl
+    assert password not in await asyncio.to_thread((settings.mqtt_dir / "passwd").read_text)
+
+
+async def test_a_scan_reaches_the_bound_tills_websocket_once(client: TestClient) -> None:
+    await stock_up(client, till_float=None)
+    scanner = await connect(client, "scanner-01", "scanner", till="T01")
+    socket = await client.ws_connect("/api/v1/live?channels=till:T01")
+    hello = await socket.receive_json(timeout=5)
+    assert hello == {"type": "hello", "channels": ["till:T01"]}
+    first = await scanner.event("scan", code="6901234567892", symbology="EAN13")
+    message = await socket.receive_json(timeout=5)
+    assert message["type"] == "scan" and message["event"] == first
+    assert message["item"]["product"]["id"] == "COKE"
+    assert message["item"]["product"]["list_price"] == 300
+    await scanner.event("scan", id=first, code="6901234567892", symbology="EAN13")  # a resend
+    unknown = await scanner.event("scan", code="4006381333931", symbology="EAN13")
+    message = await socket.receive_json(timeout=5)
+    assert message["event"] == unknown, "the duplicate was pushed"
+    assert message["error"]["code"] == "unknown_barcode"
+    assert bus_of(client).router.counts["duplicates"] == 1
+    await socket.close()
+    await scanner.stop()
+
+
+async def test_junk_is_counted_and_dropped_and_the_bus_goes_on(client: TestClient) -> None:
+    await stock_up(client, till_float=None)
+    scanner = await connect(client, "scanner-01", "scanner", till="T01")
+    socket = await client.ws_connect("/api/v1/live")
+    await socket.receive_json(timeout=5)
+    evt = topic(STORE.id, "scanner", "scanner-01", "evt", "scan")
+    junk = [
+        b"not json",
+        b"\xff\xfe\x00",
+        b"[1,2,3]",
+        b'{"id": 5, "ts": 1, "code": "6901234567892"}',
+        b'{"id": "a", "ts": -1, "code": "6901234567892"}',
+        b'{"id": "b", "ts": 1, "code": ""}',
+        b'{"id": "c", "ts": 1, "code": "69012\\u0000"}',
+        b'{"id": "d", "ts": 1, "code": 6901234567892}',
+        b"{" * 5000,
+        b"x" * 300_000,
+    ]
+    for payload in junk:
+        await scanner.raw(evt, payload)
+    await scanner.raw(topic(STORE.id, "scanner", "scanner-01", "evt", "weight"),
+                      b'{"id": "w", "ts": 1, "grams": 10, "stable": true}')  # fmt: skip
+    good = await scanner.event("scan", code="6901234567816", symbology="EAN13")
+    message = await socket.receive_json(timeout=5)
+    assert message["event"] == good and message["item"]["product"]["id"] == "MILK"
+    counts = bus_of(client).router.counts
+    await until(lambda: counts["dropped_malformed"] == len(junk) + 1)
+    devices = await (await client.get("/api/v1/devices")).json()
+    assert devices["bus"]["counts"]["dropped_malformed"] == len(junk) + 1
+    await scanner.stop()
+
+
+async def test_weights_reach_the_till_and_status_follows_the_will(client: TestClient) -> None:
+    scale = await connect(client, "scale-01", "scale", till="T01")
+    socket = await client.ws_connect("/api/v1/live")
+    await socket.receive_json(timeout=5)
+    await scale.event("weight", grams=1250, stable=True, tare_grams=0)
+    message = await socket.receive_json(timeout=5)
+    assert (message["type"], message["grams"], message["stable"]) == ("weight", 1250, True)
+    last = await (await client.get("/api/v1/devices/scale-01/weight")).json()
+    assert last["grams"] == 1250
+
+    def state() -> str:
+        return next(d for d in bus_of(client).center.snapshot() if d["id"] == "scale-01")["state"]
+
+    await until(lambda: state() == "online")
+    # a dying device: the broker publishes its Will when the connection drops uncleanly
+    scale.session._client._sock.close()  # type: ignore[union-attr]
+    await until(lambda: state() == "lost", within=30)
+    alerts = (await (await client.get("/api/v1/devices")).json())["alerts"]
+    assert {"device": "scale-01", "kind": "lost"}.items() <= alerts[0].items()
+    await socket.close()
+    await scale.stop()
+
+
+async def test_device_api_refuses_bad_input(client: TestClient) -> None:
+    for body in (
+        {"id": "bad id", "type": "scale"},
+        {"id": "x", "type": "toaster"},
+        {"id": "edge-server", "type": "scale"},
+        {"id": "k1", "type": "kiosk", "till": "T01"},
+        {"id": "s1", "type": "scale", "gateway": "no-such-gw"},
+    ):
+        response = await client.post("/api/v1/devices", json=body)
+        assert response.status in (400, 404), (body, await response.text())
+    await add_device(client, "scale-01", "scale")
+    again = await client.post("/api/v1/devices", json={"id": "scale-01", "type": "scale"})
+    assert again.status == 409
+    wrong_verb = await client.post("/api/v1/devices/scale-01/commands/print", json={})
+    assert wrong_verb.status == 400
