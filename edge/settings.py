@@ -205,9 +205,9 @@ class MqttSettings:
     host: str = "127.0.0.1"
     port: int = 1883
     username: str = "edge-server"  # the privileged client; its password is a credential
-    password_file: Path | None = None  # default data_dir/mqtt/passwd (external: the broker's)
-    acl_file: Path | None = None  # default data_dir/mqtt/acl
-    broker_pid_file: Path | None = None  # external broker: SIGHUP this pid to reload files
+    password_file: Path | None = None  # the login hashes the server keeps (default data_dir/mqtt)
+    dynsec_file: Path | None = None  # the broker's dynamic-security document (data_dir/mqtt)
+    dynsec_plugin: Path | None = None  # default: found under /usr/lib
     mosquitto: str = "mosquitto"  # the broker binary for `broker = "embedded"`
     session_expiry_s: int = 86400  # the broker keeps our subscriptions and queue this long
     keepalive_s: int = 15

@@ -15,9 +15,7 @@ import getpass
 import logging
 import os
 import secrets
-import signal
 import socket
-from collections.abc import Callable
 from pathlib import Path
 
 from edge.services.devices import BrokerFiles
@@ -26,8 +24,26 @@ from edge.settings import MqttSettings, Settings
 log = logging.getLogger(__name__)
 
 
+PLUGIN_NAME = "mosquitto_dynamic_security.so"
+
+
+def find_plugin(configured: Path | None) -> Path:
+    """Return the dynamic-security plugin of the installed Mosquitto."""
+    if configured is not None:
+        return configured
+    candidates = [
+        *sorted(Path("/usr/lib").glob(f"*/{PLUGIN_NAME}")),
+        Path("/usr/lib") / PLUGIN_NAME,
+        Path("/usr/local/lib") / PLUGIN_NAME,
+    ]
+    for candidate in candidates:
+        if candidate.is_file():
+            return candidate
+    raise RuntimeError(f"{PLUGIN_NAME} not found: install mosquitto or set mqtt.dynsec_plugin")
+
+
 def broker_config(
-    *, host: str, port: int, password_file: Path, acl_file: Path, data: Path,
+    *, host: str, port: int, plugin: Path, dynsec_file: Path, data: Path,
     max_queued: int, run_as: str | None,
 ) -> str:  # fmt: skip
     """Return a mosquitto.conf for one store (same settings as the shipped drop-in)."""
@@ -36,8 +52,9 @@ def broker_config(
         "per_listener_settings false",
         f"listener {port} {host}",
         "allow_anonymous false",
-        f"password_file {password_file}",
-        f"acl_file {acl_file}",
+        "# logins and rights: refuses what is not granted, SUBSCRIBE included (0x87)",
+        f"plugin {plugin}",
+        f"plugin_opt_config_file {dynsec_file}",
         "# a device's username is its client id: nobody can take over another's session",
         "use_username_as_clientid true",
         "persistence true",
@@ -79,43 +96,27 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(probe.getsockname()[1])
 
 
-def reload_by_pid_file(pid_file: Path | None) -> None:
-    """Ask an external broker to re-read its password and ACL files."""
-    if pid_file is None:
-        log.info("broker files changed; reload the broker (no mqtt.broker_pid_file set)")
-        return
-    try:
-        os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
-    except (OSError, ValueError) as err:
-        log.warning("could not signal the broker from %s: %s", pid_file, err)
-
-
 class EmbeddedBroker:
     """A `mosquitto` child process owned by this server."""
 
-    def __init__(self, settings: MqttSettings, directory: Path, password_file: Path,
-                 acl_file: Path) -> None:  # fmt: skip
+    def __init__(self, settings: MqttSettings, directory: Path, dynsec_file: Path) -> None:
         """Remember where the broker keeps its files."""
         self.settings = settings
         self.directory = directory
-        self.password_file = password_file
-        self.acl_file = acl_file
+        self.dynsec_file = dynsec_file
         self.port = settings.port
         self._process: asyncio.subprocess.Process | None = None
 
     async def start(self, within: float = 10.0) -> None:
         """Write the config, start mosquitto and wait until it accepts connections."""
         self.directory.mkdir(parents=True, exist_ok=True)
-        for file in (self.password_file, self.acl_file):
-            if not file.exists():
-                file.write_text("")
         conf = self.directory / "mosquitto.conf"
         conf.write_text(
             broker_config(
                 host=self.settings.host,
                 port=self.port,
-                password_file=self.password_file,
-                acl_file=self.acl_file,
+                plugin=find_plugin(self.settings.dynsec_plugin),
+                dynsec_file=self.dynsec_file,
                 data=self.directory,
                 max_queued=self.settings.max_queued_messages,
                 run_as=getpass.getuser() if os.geteuid() == 0 else None,
@@ -144,11 +145,6 @@ class EmbeddedBroker:
         """Return the child's pid while it runs."""
         return self._process.pid if self._process and self._process.returncode is None else None
 
-    def reload(self) -> None:
-        """Make the broker re-read the password and ACL files."""
-        if self.pid is not None:
-            os.kill(self.pid, signal.SIGHUP)
-
     async def stop(self) -> None:
         """Stop the child (SIGTERM, then SIGKILL after 5 s)."""
         process, self._process = self._process, None
@@ -163,11 +159,10 @@ class EmbeddedBroker:
             await process.wait()
 
 
-def broker_files(settings: Settings, reload: Callable[[], None] | None = None) -> BrokerFiles:
+def broker_files(settings: Settings) -> BrokerFiles:
     """Return the store's broker files (configured paths, else in the data directory)."""
     mqtt = settings.mqtt
     return BrokerFiles(
         password_file=mqtt.password_file or settings.mqtt_dir / "passwd",
-        acl_file=mqtt.acl_file or settings.mqtt_dir / "acl",
-        reload=reload or (lambda: reload_by_pid_file(mqtt.broker_pid_file)),
+        dynsec_file=mqtt.dynsec_file or settings.mqtt_dir / "dynamic-security.json",
     )

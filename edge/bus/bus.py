@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from drivers.mqtt import MqttSession, SessionConfig
+from drivers.mqtt import MqttSession, PublishError, SessionConfig
 from edge.bus.router import DeviceRouter
-from edge.domain.devices import Device
+from edge.domain.devices import CONTROL, Device
 from edge.protocol.mqtt import ROOT, MessageError, decode, encode, new_id, parse_topic, topic
-from edge.services.device_center import DeviceCenter
+from edge.services.device_center import BusOffline, DeviceCenter
 from edge.services.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -43,12 +44,20 @@ class Bus:
         self.printing = center.printing
         self.readiness = readiness
         base = f"{ROOT}/{store}/+/+"
-        config.subscriptions = [(f"{base}/status", 1), (f"{base}/evt/+", 1), (f"{base}/res/+", 1)]
+        config.subscriptions = [
+            (f"{base}/status", 1),
+            (f"{base}/evt/+", 1),
+            (f"{base}/res/+", 1),
+            (f"{CONTROL}/response", 1),
+        ]
         self.session = MqttSession(config, self._on_message, self._on_state)
         self._tasks: set[asyncio.Task[Any]] = set()
         self._last: dict[str, asyncio.Task[Any]] = {}  # each device's latest message
         self._sweeper: asyncio.Task[None] | None = None
         self.broker_port: int | None = None
+        self._control_lock = asyncio.Lock()
+        self._control_waiting: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}
+        self._on_connect: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
         """Load the device records and connect (in the background)."""
@@ -90,8 +99,43 @@ class Bus:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def control(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Run dynamic-security commands on the broker; return its responses."""
+        if not self.session.connected:
+            raise BusOffline("the broker is not connected")
+        async with self._control_lock:
+            correlation = new_id()
+            tagged = [{**command, "correlationData": correlation} for command in commands]
+            future: asyncio.Future[list[dict[str, Any]]] = (
+                asyncio.get_running_loop().create_future()
+            )
+            self._control_waiting[correlation] = future
+            try:
+                await self.session.publish(CONTROL, encode({"commands": tagged}))
+                return await asyncio.wait_for(future, 10)
+            except (TimeoutError, PublishError) as err:
+                raise BusOffline(f"the broker did not take the change: {err}") from err
+            finally:
+                self._control_waiting.pop(correlation, None)
+
+    def _control_response(self, raw: bytes) -> None:
+        """Hand a dynamic-security response to the command waiting for it."""
+        try:
+            responses = decode(raw).get("responses", [])
+        except MessageError as err:
+            log.warning("unreadable broker control response: %s", err)
+            return
+        if not isinstance(responses, list) or not responses:
+            return
+        future = self._control_waiting.get(str(responses[0].get("correlationData")))
+        if future is not None and not future.done():
+            future.set_result([r for r in responses if isinstance(r, dict)])
+
     def _on_message(self, text: str, raw: bytes, _retained: bool) -> None:
         """Parse a message from the broker and route it (on the event loop)."""
+        if text.startswith(CONTROL):
+            self._control_response(raw)
+            return
         self.router.counts["received"] += 1
         try:
             parsed = parse_topic(text)
@@ -124,11 +168,25 @@ class Bus:
         if parsed.channel == "status" and parsed.type in ("printer", "gateway") and came_back:
             await self._resend(parsed.device if parsed.type == "printer" else None)
 
+    def on_connect(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run `work()` after every (re)connection."""
+        self._on_connect.append(work)
+
+    async def _after_connect(self, work: Callable[[], Awaitable[None]]) -> None:
+        """Run one after-connect job, logging its failure."""
+        try:
+            await work()
+        except Exception:
+            log.exception("after connecting to the broker")
+
     def _on_state(self, connected: bool) -> None:
         """Follow the connection: readiness, and resend pending jobs after a reconnect."""
         if connected:
             self.readiness.set("broker", ok=True, detail="connected")
+            self.center.records.files.control = self.control
             self._spawn(self._resend(None))
+            for work in self._on_connect:
+                self._spawn(self._after_connect(work))
         else:
             self.readiness.set("broker", ok=False, detail="disconnected; reconnecting")
 

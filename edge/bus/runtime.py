@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from drivers.mqtt import SessionConfig
-from edge.bus.broker import EmbeddedBroker, broker_files, free_port, server_password
+from edge.bus.broker import EmbeddedBroker, free_port, server_password
 from edge.bus.bus import Bus
 from edge.bus.router import DeviceRouter
 from edge.domain.devices import SERVER_USER
@@ -36,15 +37,12 @@ async def running_bus(
         return
     password = server_password(settings.mqtt_dir, settings.secrets.broker_password)
     broker: EmbeddedBroker | None = None
-    files = broker_files(settings)
-    if mqtt.broker == "embedded":
-        broker = EmbeddedBroker(mqtt, settings.mqtt_dir, files.password_file, files.acl_file)
-        broker.port = mqtt.port or free_port(mqtt.host)
-        files.reload = broker.reload
-    center.records.files = files
+    files = center.records.files
     await center.records.set_server_password(password)
-    await center.records.sync()
-    if broker is not None:
+    if mqtt.broker == "embedded":
+        broker = EmbeddedBroker(mqtt, settings.mqtt_dir, files.dynsec_file)
+        broker.port = mqtt.port or free_port(mqtt.host)
+        await center.records.prepare_broker()
         await broker.start()
     port = broker.port if broker is not None else mqtt.port
     config = SessionConfig(
@@ -63,9 +61,14 @@ async def running_bus(
         ledger, center, settings.barcodes.variable_measure), readiness)  # fmt: skip
     bus.broker_port = port
     await bus.start()
+    if broker is None:
+        bus.on_connect(center.records.reconcile)  # an external broker may lag behind the records
+    else:
+        await asyncio.wait_for(bus.session.ever_connected.wait(), 10)
     try:
         yield bus
     finally:
+        files.control = None
         await bus.stop()
         if broker is not None:
             await broker.stop()

@@ -1,18 +1,19 @@
-"""Device records and the broker files that follow them.
+"""Device records and the broker credentials that follow them.
 
 `edge devices add|rm|rotate|bind` and the devices API land here. A device record is a ledger
-event (`device.saved`, `device.rotated`, `device.removed`; never a password). The broker's
-password file gets the new password's hash, the ACL file is regenerated from the records,
-and the broker is asked to reload. After a crash between the two, `sync()` (run at every
-server start) rewrites the ACL and removes passwords of removed devices.
+event (`device.saved`, `device.rotated`, `device.removed`; never a password). The server keeps
+each login's PBKDF2 hash in a password file (mode 0600) and tells the broker's
+dynamic-security plugin about the change: by command while the broker runs, or by rewriting
+the document the broker loads at start.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,11 +21,17 @@ from typing import Any
 from edge.domain.devices import (
     SERVER_USER,
     Device,
+    add_commands,
+    broker_document,
     check_device,
+    move_commands,
     new_password,
     password_line,
-    render_acl,
+    password_matches,
+    remove_commands,
     replace_password,
+    role_acls,
+    role_name,
 )
 from edge.domain.errors import Conflict, NotFound
 from edge.ledger.journal import Tx
@@ -36,7 +43,7 @@ log = logging.getLogger(__name__)
 DEVICE_COLUMNS = "id, type, gateway, till, label, rotated"
 
 
-def _write_atomically(path: Path, text: str, mode: int = 0o640) -> None:
+def _write_atomically(path: Path, text: str, mode: int) -> None:
     """Replace a file's content in one rename (readers never see half a file)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
@@ -52,13 +59,28 @@ def _write_atomically(path: Path, text: str, mode: int = 0o640) -> None:
         raise
 
 
+# Runs dynamic-security commands on the live broker; returns the per-command responses.
+BrokerControl = Callable[[list[dict[str, Any]]], Awaitable[list[dict[str, Any]]]]
+BENIGN = ("already exists", "not found")  # a repeated command after a crash
+
+
+class BrokerError(Conflict):
+    """The broker refused a credentials change."""
+
+    code = "broker_refused"
+
+
 @dataclass
 class BrokerFiles:
-    """The broker's password and ACL files, and how to make it re-read them."""
+    """The hashes the server keeps, and the broker's dynamic-security state derived from them.
+
+    While the broker runs, changes go to it as dynamic-security commands (`control`, set by the
+    bus); while it does not, the document it loads at start is rewritten instead.
+    """
 
     password_file: Path
-    acl_file: Path
-    reload: Callable[[], None] = lambda: None
+    dynsec_file: Path
+    control: BrokerControl | None = None
 
     def password_lines(self) -> list[str]:
         """Return the password file's lines (none if it does not exist yet)."""
@@ -71,15 +93,28 @@ class BrokerFiles:
         """Store a user's password hash (None removes the user)."""
         line = password_line(user, password) if password is not None else None
         lines = replace_password(self.password_lines(), user, line)
-        _write_atomically(self.password_file, "\n".join(lines) + "\n" if lines else "")
+        _write_atomically(self.password_file, "\n".join(lines) + "\n" if lines else "", 0o600)
 
     def users(self) -> set[str]:
         """Return the users the password file knows."""
         return {line.split(":", 1)[0] for line in self.password_lines() if ":" in line}
 
-    def write_acl(self, store: str, devices: list[Device]) -> None:
-        """Regenerate the ACL file from the device records."""
-        _write_atomically(self.acl_file, render_acl(store, devices))
+    def write_document(self, store: str, devices: list[Device]) -> None:
+        """Rewrite the broker's dynamic-security document (only while the broker is down)."""
+        document = broker_document(store, devices, self.password_lines())
+        _write_atomically(self.dynsec_file, json.dumps(document, indent=1) + "\n", 0o600)
+
+    async def apply(
+        self, commands: list[dict[str, Any]], store: str, devices: list[Device]
+    ) -> None:
+        """Apply a change to the running broker, or to its document when it does not run."""
+        if self.control is None:
+            self.write_document(store, devices)
+            return
+        for response in await self.control(commands):
+            error = str(response.get("error", ""))
+            if error and not any(text in error.lower() for text in BENIGN):
+                raise BrokerError(f"the broker refused {response.get('command')}: {error}")
 
 
 def _row_device(row: tuple[Any, ...]) -> Device:
@@ -148,7 +183,9 @@ class Devices:
         await self.ledger.submit(command)
         password = new_password()
         self.files.set_password(device.id, password)
-        await self._publish_acl()
+        devices = await self.devices()
+        await self.files.apply(add_commands(self.store, device, devices, password),
+                               self.store, devices)  # fmt: skip
         return device, password
 
     async def update(self, device_id: str, changes: dict[str, Any], actor: Actor) -> Device:
@@ -169,7 +206,8 @@ class Devices:
             tx.append("device.saved", {"device": _device_data(device)}, **_who(actor))
 
         await self.ledger.submit(command)
-        await self._publish_acl()
+        devices = await self.devices()
+        await self.files.apply(move_commands(self.store, current, device), self.store, devices)
         return device
 
     async def rotate(self, device_id: str, actor: Actor) -> str:
@@ -180,12 +218,13 @@ class Devices:
         )
         password = new_password()
         self.files.set_password(device_id, password)
-        self.files.reload()
+        command = {"command": "setClientPassword", "username": device_id, "password": password}
+        await self.files.apply([command], self.store, await self.devices())
         return password
 
     async def remove(self, device_id: str, actor: Actor) -> None:
         """Remove a device: its credentials stop working, its history stays."""
-        await self.get(device_id)
+        device = await self.get(device_id)
 
         def command(tx: Tx) -> None:
             attached = tx.conn.execute(
@@ -198,14 +237,18 @@ class Devices:
 
         await self.ledger.submit(command)
         self.files.set_password(device_id, None)
-        await self._publish_acl()
+        await self.files.apply(remove_commands(self.store, device), self.store,
+                               await self.devices())  # fmt: skip
 
     async def set_server_password(self, password: str) -> None:
-        """Make sure the server's own broker user has this password."""
-        self.files.set_password(SERVER_USER, password)
+        """Make sure the server's own broker user has this password (in the kept hashes)."""
+        lines = self.files.password_lines()
+        mine = [line for line in lines if line.split(":", 1)[0] == SERVER_USER]
+        if not (mine and password_matches(mine[0], password)):
+            self.files.set_password(SERVER_USER, password)
 
-    async def sync(self) -> None:
-        """Rewrite the ACL from the records and drop passwords of devices no longer there."""
+    async def prepare_broker(self) -> None:
+        """Before the broker starts: drop hashes of removed devices, write its document."""
         devices = await self.devices()
         known = {d.id for d in devices} | {SERVER_USER}
         for user in self.files.users() - known:
@@ -213,12 +256,21 @@ class Devices:
         missing = sorted({d.id for d in devices} - self.files.users())
         if missing:
             log.warning("devices without broker credentials (rotate them): %s", ", ".join(missing))
-        await self._publish_acl()
+        self.files.write_document(self.store, devices)
 
-    async def _publish_acl(self) -> None:
-        """Regenerate the ACL and make the broker re-read its files."""
-        self.files.write_acl(self.store, await self.devices())
-        self.files.reload()
+    async def reconcile(self) -> None:
+        """On a running broker: make every device's role match the records."""
+        devices = await self.devices()
+        commands: list[dict[str, Any]] = []
+        for device in devices:
+            role = role_name(device.id)
+            commands.append({"command": "createRole", "rolename": role})
+            commands.extend(
+                {"command": "addRoleACL", "rolename": role, **acl}
+                for acl in role_acls(self.store, device, devices)
+            )
+        if commands:
+            await self.files.apply(commands, self.store, devices)
 
     @staticmethod
     def _check_links(tx: Tx, device: Device) -> None:
