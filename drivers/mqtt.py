@@ -139,9 +139,11 @@ class MqttSession:
             with self._lock:
                 self._waiting.pop(info.mid, None)
 
-    def publish_nowait(self, topic: str, payload: bytes, *, qos: int = 1) -> None:
+    def publish_nowait(
+        self, topic: str, payload: bytes, *, qos: int = 1, retain: bool = False
+    ) -> None:
         """Publish without waiting (paho queues it while disconnected and sends it later)."""
-        self._send(topic, payload, qos, False)
+        self._send(topic, payload, qos, retain)
 
     def _send(self, topic: str, payload: bytes, qos: int, retain: bool) -> paho.MQTTMessageInfo:
         """Hand a message to paho."""

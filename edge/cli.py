@@ -82,7 +82,13 @@ def _open_existing(path: Path, *, read_only: bool) -> sqlite3.Connection:
 
 
 def cmd_config_check(args: argparse.Namespace) -> int:
-    """Validate the configuration and report every invalid field by name."""
+    """Validate the device profiles and the configuration; report every problem by name."""
+    from edge.cli_devices import check_profiles  # noqa: PLC0415 - loads the driver families
+
+    print("device profiles (firmware-config/):")
+    profiles_ok = check_profiles()
+    if args.profiles:
+        return EXIT_OK if profiles_ok else EXIT_FAIL
     path = _config_path(args)
     try:
         settings = load_settings(path if args.config else None)
@@ -99,7 +105,7 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(
         "  secrets    " + ", ".join(f"{k}={'set' if v else 'missing'}" for k, v in present.items())
     )
-    return EXIT_OK
+    return EXIT_OK if profiles_ok else EXIT_FAIL
 
 
 def cmd_init(args: argparse.Namespace) -> int:
@@ -376,7 +382,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     config = sub.add_parser("config", help="configuration tools")
     config_sub = config.add_subparsers(dest="config_command", required=True, metavar="ACTION")
-    add("check", cmd_config_check, "validate edge.toml", config_sub).add_argument("--config")
+    checker = add("check", cmd_config_check, "validate device profiles and edge.toml", config_sub)
+    checker.add_argument("--config")
+    checker.add_argument("--profiles", action="store_true", help="only the device profiles")
+    from edge.cli_devices import add_device_commands  # noqa: PLC0415
+
+    add_device_commands(sub, add)
 
     ledger = sub.add_parser("ledger", help="ledger maintenance")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
@@ -429,7 +440,7 @@ def build_parser() -> argparse.ArgumentParser:
     coder.add_argument("--config")
 
     bench = add("bench", cmd_bench, "benchmarks against a baseline measured in the same run")
-    bench.add_argument("name", choices=["ledger", "checkout"])
+    bench.add_argument("name", choices=["ledger", "checkout", "devices"])
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seconds", type=float, default=2.0, help="seconds per measured round")
     bench.add_argument("--dir", default=None, help="directory on the disk to measure")

@@ -432,8 +432,21 @@ def settings_from_mapping(
         inventory=built["inventory"],
         points=built["points"],
         members=built["members"],
+        mqtt=_relative_mqtt(built["mqtt"], source),
         secrets=load_secrets(env),
         source=source,
+    )
+
+
+def _relative_mqtt(mqtt: MqttSettings, source: Path | None) -> MqttSettings:
+    """Resolve the broker file paths relative to the config file's folder."""
+    if source is None:
+        return mqtt
+    base = source.parent
+    return replace(
+        mqtt,
+        password_file=None if mqtt.password_file is None else base / mqtt.password_file,
+        dynsec_file=None if mqtt.dynsec_file is None else base / mqtt.dynsec_file,
     )
 
 

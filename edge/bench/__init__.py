@@ -16,4 +16,8 @@ def run_benchmark(name: str, *, seconds: float, directory: str | None) -> dict[s
         from edge.bench.checkout import bench_checkout  # noqa: PLC0415 - one benchmark at a time
 
         return bench_checkout(seconds=seconds, directory=Path(directory) if directory else None)
+    if name == "devices":
+        from edge.bench.devices import bench_devices  # noqa: PLC0415 - one benchmark at a time
+
+        return bench_devices(seconds=seconds, directory=Path(directory) if directory else None)
     raise ValueError(f"unknown benchmark {name!r}")

@@ -16,11 +16,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from drivers.mqtt import MqttSession, PublishError, SessionConfig
+from drivers.mqtt import MqttSession, SessionConfig
+from edge.bus.control import BrokerController
 from edge.bus.router import DeviceRouter
 from edge.domain.devices import CONTROL, Device
 from edge.protocol.mqtt import ROOT, MessageError, decode, encode, new_id, parse_topic, topic
-from edge.services.device_center import BusOffline, DeviceCenter
+from edge.services.device_center import DeviceCenter
 from edge.services.readiness import Readiness
 
 log = logging.getLogger(__name__)
@@ -55,8 +56,7 @@ class Bus:
         self._last: dict[str, asyncio.Task[Any]] = {}  # each device's latest message
         self._sweeper: asyncio.Task[None] | None = None
         self.broker_port: int | None = None
-        self._control_lock = asyncio.Lock()
-        self._control_waiting: dict[str, asyncio.Future[list[dict[str, Any]]]] = {}
+        self.controller = BrokerController(self.session)
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
 
     async def start(self) -> None:
@@ -101,40 +101,12 @@ class Bus:
 
     async def control(self, commands: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Run dynamic-security commands on the broker; return its responses."""
-        if not self.session.connected:
-            raise BusOffline("the broker is not connected")
-        async with self._control_lock:
-            correlation = new_id()
-            tagged = [{**command, "correlationData": correlation} for command in commands]
-            future: asyncio.Future[list[dict[str, Any]]] = (
-                asyncio.get_running_loop().create_future()
-            )
-            self._control_waiting[correlation] = future
-            try:
-                await self.session.publish(CONTROL, encode({"commands": tagged}))
-                return await asyncio.wait_for(future, 10)
-            except (TimeoutError, PublishError) as err:
-                raise BusOffline(f"the broker did not take the change: {err}") from err
-            finally:
-                self._control_waiting.pop(correlation, None)
-
-    def _control_response(self, raw: bytes) -> None:
-        """Hand a dynamic-security response to the command waiting for it."""
-        try:
-            responses = decode(raw).get("responses", [])
-        except MessageError as err:
-            log.warning("unreadable broker control response: %s", err)
-            return
-        if not isinstance(responses, list) or not responses:
-            return
-        future = self._control_waiting.get(str(responses[0].get("correlationData")))
-        if future is not None and not future.done():
-            future.set_result([r for r in responses if isinstance(r, dict)])
+        return await self.controller.run(commands)
 
     def _on_message(self, text: str, raw: bytes, _retained: bool) -> None:
         """Parse a message from the broker and route it (on the event loop)."""
         if text.startswith(CONTROL):
-            self._control_response(raw)
+            self.controller.response(raw)
             return
         self.router.counts["received"] += 1
         try:
