@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from edge.services.devices import BrokerFiles
@@ -99,16 +100,50 @@ def free_port(host: str = "127.0.0.1") -> int:
 class EmbeddedBroker:
     """A `mosquitto` child process owned by this server."""
 
-    def __init__(self, settings: MqttSettings, directory: Path, dynsec_file: Path) -> None:
-        """Remember where the broker keeps its files."""
+    def __init__(
+        self, settings: MqttSettings, directory: Path, dynsec_file: Path,
+        before_start: Callable[[], Awaitable[None]] | None = None,
+    ) -> None:  # fmt: skip
+        """Remember where the broker keeps its files and what to do before each start."""
         self.settings = settings
         self.directory = directory
         self.dynsec_file = dynsec_file
+        self.before_start = before_start
         self.port = settings.port
+        self.restarts = 0
         self._process: asyncio.subprocess.Process | None = None
+        self._watch: asyncio.Task[None] | None = None
 
     async def start(self, within: float = 10.0) -> None:
+        """Start mosquitto, wait until it listens, and restart it whenever it dies."""
+        await self._launch(within)
+        self._watch = asyncio.create_task(self._supervise(), name="broker-watch")
+
+    async def _supervise(self) -> None:
+        """Start the broker again after a crash (1 s, doubling up to 30 s between tries)."""
+        delay = 1.0
+        while True:
+            process = self._process
+            if process is None:
+                return
+            code = await process.wait()
+            log.error("the private broker (pid %s) died with %s; restarting it", process.pid, code)
+            while True:
+                await asyncio.sleep(delay)
+                try:
+                    await self._launch(10.0)
+                except (OSError, RuntimeError) as err:
+                    log.warning("restarting the broker failed: %s", err)
+                    delay = min(delay * 2, 30.0)
+                    continue
+                self.restarts += 1
+                delay = 1.0
+                break
+
+    async def _launch(self, within: float) -> None:
         """Write the config, start mosquitto and wait until it accepts connections."""
+        if self.before_start is not None:
+            await self.before_start()
         self.directory.mkdir(parents=True, exist_ok=True)
         conf = self.directory / "mosquitto.conf"
         conf.write_text(
@@ -146,7 +181,12 @@ class EmbeddedBroker:
         return self._process.pid if self._process and self._process.returncode is None else None
 
     async def stop(self) -> None:
-        """Stop the child (SIGTERM, then SIGKILL after 5 s)."""
+        """Stop watching and stop the child (SIGTERM, then SIGKILL after 5 s)."""
+        if self._watch is not None:
+            self._watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watch
+            self._watch = None
         process, self._process = self._process, None
         if process is None or process.returncode is not None:
             return

@@ -56,6 +56,7 @@ class Bus:
         self._last: dict[str, asyncio.Task[Any]] = {}  # each device's latest message
         self._sweeper: asyncio.Task[None] | None = None
         self.broker_port: int | None = None
+        self.broker: Any = None  # the private broker child, when the server runs one
         self.controller = BrokerController(self.session)
         self._on_connect: list[Callable[[], Awaitable[None]]] = []
 

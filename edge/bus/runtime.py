@@ -40,9 +40,10 @@ async def running_bus(
     files = center.records.files
     await center.records.set_server_password(password)
     if mqtt.broker == "embedded":
-        broker = EmbeddedBroker(mqtt, settings.mqtt_dir, files.dynsec_file)
+        broker = EmbeddedBroker(
+            mqtt, settings.mqtt_dir, files.dynsec_file, before_start=center.records.prepare_broker
+        )
         broker.port = mqtt.port or free_port(mqtt.host)
-        await center.records.prepare_broker()
         await broker.start()
     port = broker.port if broker is not None else mqtt.port
     config = SessionConfig(
@@ -60,6 +61,7 @@ async def running_bus(
     bus = Bus(config, settings.store.id, center, DeviceRouter(
         ledger, center, settings.barcodes.variable_measure), readiness)  # fmt: skip
     bus.broker_port = port
+    bus.broker = broker
     await bus.start()
     if broker is None:
         bus.on_connect(center.records.reconcile)  # an external broker may lag behind the records

@@ -67,8 +67,18 @@ class Device:
                 will=(topic(STORE.id, type_, device_id, "status"), b'{"state":"lost"}'),
             ),
             self._message,
-            self.states.append,
+            self._state,
         )
+        self.online = False
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def _state(self, connected: bool) -> None:
+        """Like a real device: say it is online again after every reconnection."""
+        self.states.append(connected)
+        if connected and self.online:
+            task = asyncio.get_running_loop().create_task(self.status("online"))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     def _message(self, text: str, raw: bytes, _retained: bool) -> None:
         self.received.put_nowait((text, json.loads(raw)))
@@ -78,6 +88,7 @@ class Device:
         await asyncio.wait_for(self.session.ever_connected.wait(), 10)
         if online:
             await self.status("online")
+            self.online = True
         return self
 
     async def status(self, state: str) -> None:
