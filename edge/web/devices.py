@@ -280,17 +280,28 @@ async def approve_call(request: web.Request) -> web.Response:
 
 
 def allowed_channels(request: web.Request, wanted: list[str]) -> set[str]:
-    """Return the live channels the caller asked for and may follow."""
+    """Return the live channels the caller asked for and may follow.
+
+    A till follows its own channel; an attendant also the kiosks' and `attendant`; managers
+    and technicians any till; everyone with a role the `devices` health channel.
+    """
     principal = principal_of(request)
+    if principal is None:
+        return set()
+    kiosks = {d.id for d in request.app[DEVICES].devices.values() if d.type == "kiosk"}
     allowed: set[str] = set()
     for channel in wanted:
         if channel.startswith("till:"):
-            own = principal is not None and channel == f"till:{principal.till}"
-            if own or (principal is not None and principal.may("kiosk.attend")):
+            till = channel.removeprefix("till:")
+            if (
+                till == principal.till
+                or principal.may("device.manage")
+                or (till in kiosks and principal.may("kiosk.attend"))
+            ):
                 allowed.add(channel)
-        elif (
-            channel == "attendant" and principal is not None and principal.may("kiosk.attend")
-        ) or channel == "devices":
+        elif channel == "attendant" and principal.may("kiosk.attend"):
+            allowed.add(channel)
+        elif channel == "devices":
             allowed.add(channel)
     return allowed
 

@@ -241,3 +241,46 @@ async def test_device_api_refuses_bad_input(client: TestClient) -> None:
     assert again.status == 409
     wrong_verb = await client.post("/api/v1/devices/scale-01/commands/print", json={})
     assert wrong_verb.status == 400
+
+
+async def test_kiosk_calls_reach_the_attendant_and_approval_goes_back(client: TestClient) -> None:
+    kiosk = await connect(client, "kiosk-01", "kiosk", label="Kiosk 1")
+    attendant = await client.ws_connect("/api/v1/live?channels=attendant,devices")
+    assert (await attendant.receive_json(timeout=5))["channels"] == ["attendant", "devices"]
+    call = await kiosk.event("attendant", reason="weight_mismatch", detail="expected 420 g")
+    while (message := await attendant.receive_json(timeout=5))["channel"] != "attendant":
+        pass
+    assert message["kiosk"] == "kiosk-01"
+    assert [c["reason"] for c in message["calls"]] == ["weight_mismatch"]
+    await kiosk.event("bagging", expected_grams=420, actual_grams=610, ok=False)
+    while (message := await attendant.receive_json(timeout=5))["channel"] != "attendant":
+        pass
+    assert message["bagging"] == {"expected_grams": 420, "actual_grams": 610, "ok": False}
+    kiosks = await (await client.get("/api/v1/kiosks")).json()
+    assert kiosks["kiosks"][0]["calls"][0]["id"] == call
+
+    unknown = await client.post(f"/api/v1/kiosks/kiosk-01/calls/{'0' * 32}/approve")
+    assert unknown.status == 404
+    approved = await client.post(f"/api/v1/kiosks/kiosk-01/calls/{call}/approve")
+    assert approved.status == 200, await approved.text()
+    topic_, command = await kiosk.next()
+    assert topic_.endswith("/cmd/approve") and command["call"] == call
+    assert (await (await client.get("/api/v1/kiosks")).json())["kiosks"][0]["calls"] == []
+    # a scale's weight is not a kiosk event: a kiosk may not claim to be a scanner either
+    await kiosk.event("paper", state="out")
+    await until(lambda: bus_of(client).router.counts["dropped_malformed"] >= 1)
+    await attendant.close()
+    await kiosk.stop()
+
+
+async def test_a_cashier_follows_only_its_own_till(
+    aiohttp_client: Any, settings: Settings, clock: FakeClock
+) -> None:
+    client = await bus_client(aiohttp_client, settings, clock)
+    await authorize(client, role="cashier", till="T02")
+    socket = await client.ws_connect("/api/v1/live?channels=till:T01,till:T02,attendant,devices")
+    hello = await socket.receive_json(timeout=5)
+    assert hello["channels"] == ["attendant", "devices", "till:T02"]
+    await socket.close()
+    plain = await client.get("/api/v1/live")
+    assert plain.status == 404 and (await plain.json())["error"]["code"] == "websocket"
