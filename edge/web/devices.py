@@ -299,9 +299,7 @@ def allowed_channels(request: web.Request, wanted: list[str]) -> set[str]:
                 or (till in kiosks and principal.may("kiosk.attend"))
             ):
                 allowed.add(channel)
-        elif channel == "attendant" and principal.may("kiosk.attend"):
-            allowed.add(channel)
-        elif channel == "devices":
+        elif (channel == "attendant" and principal.may("kiosk.attend")) or channel == "devices":
             allowed.add(channel)
     return allowed
 
