@@ -152,7 +152,7 @@ class TcpTransport:
             sock.settimeout(10.0)
             sock.sendall(data)
         except OSError as err:
-            self.close()
+            self._drop(sock)
             raise TransportError(f"send to {self.host}:{self.port} failed: {err}") from err
 
     def read(self, size: int, timeout: float) -> bytes:
@@ -164,12 +164,18 @@ class TcpTransport:
         except TimeoutError:
             return b""
         except OSError as err:
-            self.close()
+            self._drop(sock)
             raise TransportError(f"read from {self.host}:{self.port} failed: {err}") from err
         if not data:
-            self.close()
+            self._drop(sock)
             raise TransportError(f"{self.host}:{self.port} closed the connection")
         return data
+
+    def _drop(self, sock: socket.socket) -> None:
+        """Close the socket a call failed on (never a newer one opened meanwhile)."""
+        sock.close()
+        if self._sock is sock:
+            self._sock = None
 
     def close(self) -> None:
         """Close the socket."""

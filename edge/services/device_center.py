@@ -46,6 +46,7 @@ class DeviceCenter:
         self.weights: dict[str, dict[str, Any]] = {}
         self.counts: Counter[str] = Counter()
         self.sender: CommandSender | None = None
+        printing.drawer_bound = lambda till: self.bound(till, "drawer") is not None
 
     async def refresh(self) -> None:
         """Reload the device records (after any change to them)."""

@@ -80,6 +80,8 @@ class PrintJobs:
         self.context = context
         self.timeout = timeout
         self.sender: CommandSender | None = None
+        # a till with a drawer device of its own opens it by command, not from the receipt
+        self.drawer_bound: Callable[[str | None], bool] = lambda _till: False
         self._sent: dict[str, float] = {}  # job -> monotonic time of the last send
 
     async def queue_sale(
@@ -120,17 +122,19 @@ class PrintJobs:
     async def send(self, job: str, printer: Device) -> bool:
         """Send (or send again) one pending job; tell whether it went out."""
         row = await self.ledger.reader.fetch_one(
-            "SELECT sale, copy, state FROM print_jobs WHERE job = ?", (job,)
+            "SELECT sale, copy, state, till FROM print_jobs WHERE job = ?", (job,)
         )
         if row is None:
             raise NotFound(f"no print job {job}", code="unknown_job")
-        sale_id, copy, state = row
+        sale_id, copy, state, till = row
         if state != "pending":
             raise Conflict(f"job {job} is {state}", code="job_closed")
         if self.sender is None:
             return False
         event = await self.checkout.sale_event(sale_id=sale_id)
         document = sale_document(self.context, event, reprint=copy > 1)
+        if copy > 1 or self.drawer_bound(till):  # a copy never opens the drawer
+            document["blocks"] = [b for b in document["blocks"] if b["kind"] != "drawer"]
         self._sent[job] = time.monotonic()
         try:
             await self.sender(printer, "print", {"id": job, "document": document})
