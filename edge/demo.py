@@ -11,6 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
+from edge.bus.broker import free_port
+from edge.demo_devices import describe_devices, running_demo_devices, seed_demo_devices
 from edge.domain.barcode import gtin_check_digit, measure_check_digit
 from edge.domain.catalog import category_from_fields
 from edge.domain.errors import Conflict
@@ -29,13 +31,14 @@ from edge.services.promotions import save_promotion
 from edge.services.store import init_store_ledger
 from edge.settings import (
     HttpSettings,
+    MqttSettings,
     PathSettings,
     Settings,
     StoreSettings,
     load_settings,
     render_toml,
 )
-from edge.web.keys import CHECKOUT, DAYS
+from edge.web.keys import BUS, CHECKOUT, DAYS
 
 _DATA = resources.files("edge.demo_data")
 DEMO_ACTOR = Actor(staff="demo")
@@ -101,6 +104,7 @@ def write_demo_config(data_dir: Path, host: str, port: int) -> Path:
         store=DEMO_STORE,
         paths=PathSettings(data_dir=data_dir.resolve()),
         http=HttpSettings(host=host, port=port),
+        mqtt=MqttSettings(broker="embedded", host="127.0.0.1", port=free_port()),
     )
     config = data_dir / "edge.toml"
     config.write_text(render_toml(settings), encoding="utf-8")
@@ -238,12 +242,21 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
     settings = load_settings(config, env={})
     await init_store_ledger(settings)
     catalog = await seed_demo_catalog(settings)
+    passwords = await seed_demo_devices(settings)
     description_file = data_dir / "demo.json"
     description_file.unlink(missing_ok=True)
+    devices = contextlib.AsyncExitStack()
 
     async def on_ready(app: web.Application, base_url: str) -> None:
+        port = app[BUS].broker_port  # type: ignore[attr-defined]
+        running = await devices.enter_async_context(running_demo_devices(settings, port, passwords))
         await make_demo_sales(app)
-        description = demo_description(settings, base_url) | {"catalog": catalog}
+        description = demo_description(settings, base_url) | {
+            "catalog": catalog,
+            "broker": {"host": "127.0.0.1", "port": port, "store": settings.store.id},
+            "devices": describe_devices(passwords),
+            "simulators": running["simulators"],
+        }
         temporary = description_file.with_suffix(".json.partial")
         temporary.write_text(json.dumps(description, ensure_ascii=False, indent=2), "utf-8")
         temporary.replace(description_file)
@@ -254,9 +267,11 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
         print(f"  pair a browser as a till with a code: {codes}", flush=True)  # noqa: T201
         people = ", ".join(f"{s[0]} ({s[2]}) PIN {s[3]}" for s in DEMO_STAFF)
         print(f"  staff    {people}", flush=True)  # noqa: T201
+        print(f"  broker   mqtt://127.0.0.1:{port} (device logins in demo.json)", flush=True)  # noqa: T201
         print(f"  details  {description_file}   (Ctrl-C stops the demo)", flush=True)  # noqa: T201
 
     try:
         await run_server(settings, on_ready=on_ready)
     finally:
+        await devices.aclose()
         description_file.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -56,8 +57,28 @@ def test_demo_runs_until_signalled(tmp_path: Path, stop_signal: signal.Signals) 
             with urllib.request.urlopen(scan, timeout=5) as r:  # noqa: S310
                 scanned = json.load(r)
             assert scanned["product"]["name_en"].split()[0] in label, (label, scanned)
+        broker = description["broker"]
+        assert isinstance(broker, dict) and broker["port"] > 0
+        logins = {d["id"]: d for d in description["devices"]}  # type: ignore[attr-defined]
+        assert logins["gw-demo"]["password"] and logins["kiosk-01"]["password"]
+        devices = urllib.request.Request(f"{urls['base']}/api/v1/devices", headers=token)  # noqa: S310
+        deadline = time.monotonic() + 20
+        while True:
+            with urllib.request.urlopen(devices, timeout=5) as r:  # noqa: S310
+                states = {d["id"]: d["state"] for d in json.load(r)["devices"]}
+            jobs_url = f"{urls['base']}/api/v1/print-jobs"
+            jobs_request = urllib.request.Request(jobs_url, headers=token)  # noqa: S310
+            with urllib.request.urlopen(jobs_request, timeout=5) as r:  # noqa: S310
+                jobs = json.load(r)["jobs"]
+            printed = {j["state"] for j in jobs} == {"printed"} and len(jobs) == 3
+            if states["printer-01"] == "online" and states["gw-demo"] == "online" and printed:
+                break
+            assert time.monotonic() < deadline, (states, jobs)
+            time.sleep(0.2)
         child.send_signal(stop_signal)
         out, err = child.communicate(timeout=20)
+        with socket.socket() as probe:  # the demo's broker stopped with it
+            assert probe.connect_ex(("127.0.0.1", broker["port"])) != 0
     finally:
         if child.poll() is None:
             child.kill()
