@@ -7,9 +7,10 @@ import os
 
 from aiohttp import web
 
+from edge.metrics import CONTENT_TYPE, registry_for, render
 from edge.services.store import store_info
 from edge.web.api import Api
-from edge.web.keys import LEDGER, READINESS
+from edge.web.keys import DEVICES, LEDGER, READINESS
 
 api = Api("health")
 
@@ -46,6 +47,18 @@ async def readyz(request: web.Request) -> web.Response:
     """Answer 200 when the ledger is open and verified (and later: the broker connected)."""
     readiness = request.app[READINESS]
     return web.json_response(readiness.report(), status=200 if readiness.ready else 503)
+
+
+@api.route(
+    "GET",
+    "/metrics",
+    summary="Prometheus metrics (text format): devices and the device bus",
+    permission="public",
+)
+async def metrics(request: web.Request) -> web.Response:
+    """Return the metrics in Prometheus's text format."""
+    body = render(registry_for(request.app[DEVICES]))
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 
 @api.route(

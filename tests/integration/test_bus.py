@@ -284,3 +284,16 @@ async def test_a_cashier_follows_only_its_own_till(
     await socket.close()
     plain = await client.get("/api/v1/live")
     assert plain.status == 404 and (await plain.json())["error"]["code"] == "websocket"
+
+
+async def test_metrics_show_devices_and_bus_traffic(client: TestClient) -> None:
+    printer = await connect(client, "printer-01", "printer", till="T01")
+    await printer.event("paper", state="near_end")
+    await until(lambda: bus_of(client).center.health.get("printer-01").paper == "near_end")
+    text = await (await client.get("/metrics")).text()
+    assert 'edge_device_up{device="printer-01",type="printer"} 1.0' in text
+    assert 'edge_printer_paper{device="printer-01",state="near_end"} 1.0' in text
+    assert 'edge_printer_paper{device="printer-01",state="out"} 0.0' in text
+    assert "edge_mqtt_messages_total{outcome=\"handled\"}" in text
+    assert "edge_mqtt_connected 1.0" in text
+    await printer.stop()
