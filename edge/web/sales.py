@@ -6,7 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from edge.domain.errors import InvalidInput
+from edge.domain.errors import Conflict, InvalidInput, NotFound
 from edge.domain.pricing import ManualDiscount, PriceOverride
 from edge.domain.receipt_layout import receipt_number
 from edge.domain.tenders import TENDER_KINDS, TenderInput
@@ -15,7 +15,7 @@ from edge.services.basket import BasketRequest, LineRequest
 from edge.services.checkout import SaleRequest, fingerprint
 from edge.web.api import Api, read_json
 from edge.web.auth import actor, require
-from edge.web.keys import CHECKOUT, DAYS, SETTINGS
+from edge.web.keys import CHECKOUT, DAYS, DEVICES, SETTINGS
 from edge.web.schema import Schema
 
 api = Api("sales")
@@ -51,6 +51,7 @@ LINE_SCHEMA: Schema = {
         "product": {"type": "string", "minLength": 1, "maxLength": 40},
         "quantity": {"type": "integer", "minimum": 1, "maximum": 9999},
         "grams": {"type": "integer", "minimum": 1, "maximum": 1_000_000},
+        "scale": {"type": "string", "minLength": 1, "maxLength": 48},  # weigh on this scale now
         "override": OVERRIDE_SCHEMA,
         "discount": DISCOUNT_SCHEMA,
     },
@@ -133,6 +134,38 @@ def _discount(
         reason=raw.get("reason", ""),
         approved_by=approved_by,
     )
+
+
+def weigh_lines(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
+    """Fill `grams` of lines that name a scale from that scale's last stable weight.
+
+    The scale must be bound to the caller's till and its reading stable and above zero: only
+    a stable, in-range weight prices goods.
+    """
+    if not any("scale" in line for line in body["lines"]):
+        return body
+    center = request.app[DEVICES]
+    till = actor(request).till
+    lines = []
+    for index, line in enumerate(body["lines"]):
+        if "scale" not in line:
+            lines.append(line)
+            continue
+        where = f"lines[{index}]"
+        if "grams" in line:
+            raise InvalidInput(f"{where}: give grams or a scale, not both", code="bad_line")
+        device = center.device(line["scale"])
+        if device.type != "scale" or device.till != till:
+            raise Conflict(f"{where}: {device.id} is not a scale of till {till}",
+                           code="scale_not_bound")  # fmt: skip
+        reading = center.weights.get(device.id)
+        if reading is None:
+            raise NotFound(f"{where}: {device.id} has reported no weight", code="no_weight")
+        if not reading["stable"] or reading["grams"] <= 0:
+            raise Conflict(f"{where}: {device.id} has no stable weight above zero",
+                           code="unstable_weight")  # fmt: skip
+        lines.append({k: v for k, v in line.items() if k != "scale"} | {"grams": reading["grams"]})
+    return {**body, "lines": lines}
 
 
 def basket_request(body: dict[str, Any], approved_by: str | None = None) -> BasketRequest:
@@ -235,7 +268,8 @@ def return_json(request: web.Request, event: Event) -> dict[str, Any]:
 async def price_basket(request: web.Request) -> web.Response:
     """Return the priced basket (lines, discounts with their reasons, tax, total)."""
     body = await read_json(request, BASKET_SCHEMA)
-    preview = basket_request(body, actor(request).staff or "preview")  # approval at the sale
+    weighed = weigh_lines(request, body)
+    preview = basket_request(weighed, actor(request).staff or "preview")  # approval at the sale
     return web.json_response(await request.app[CHECKOUT].price(preview))
 
 
@@ -264,9 +298,9 @@ async def create_sale(request: web.Request) -> web.Response:
     )
     sale = SaleRequest(
         id=body["id"].lower(),
-        basket=basket_request(body, approved_by),
+        basket=basket_request(weigh_lines(request, body), approved_by),
         tenders=tenders,
-        fingerprint=fingerprint(body),
+        fingerprint=fingerprint(body),  # the body as sent: a retry matches whatever it weighs
         actor=actor(request),
     )
     record = await request.app[CHECKOUT].complete_sale(sale)

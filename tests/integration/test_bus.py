@@ -21,7 +21,7 @@ from edge.settings import Settings
 from edge.web.keys import LEDGER, SETTINGS
 from tests.conftest import STORE
 from tests.integration.bus_store import add_device, bus_client, bus_of, connect, until
-from tests.integration.checkout_store import stock_up
+from tests.integration.checkout_store import new_id, stock_up
 from tests.integration.conftest import FakeClock, authorize
 
 pytestmark = pytest.mark.timeout(60)
@@ -294,6 +294,42 @@ async def test_metrics_show_devices_and_bus_traffic(client: TestClient) -> None:
     assert 'edge_device_up{device="printer-01",type="printer"} 1.0' in text
     assert 'edge_printer_paper{device="printer-01",state="near_end"} 1.0' in text
     assert 'edge_printer_paper{device="printer-01",state="out"} 0.0' in text
-    assert "edge_mqtt_messages_total{outcome=\"handled\"}" in text
+    assert 'edge_mqtt_messages_total{outcome="handled"}' in text
     assert "edge_mqtt_connected 1.0" in text
     await printer.stop()
+
+
+async def test_a_weighed_item_is_priced_from_the_tills_scale(client: TestClient) -> None:
+    await stock_up(client)
+    scale = await connect(client, "scale-01", "scale", till="T01")
+    basket = {"lines": [{"product": "APPLE", "scale": "scale-01"}]}
+    none_yet = await client.post("/api/v1/baskets/price", json=basket)
+    assert (none_yet.status, (await none_yet.json())["error"]["code"]) == (404, "no_weight")
+    await scale.event("weight", grams=1250, stable=False)
+    await until(lambda: "scale-01" in bus_of(client).center.weights)
+    moving = await client.post("/api/v1/baskets/price", json=basket)
+    assert (moving.status, (await moving.json())["error"]["code"]) == (409, "unstable_weight")
+    await scale.event("weight", grams=1250, stable=True)
+    await until(lambda: bus_of(client).center.weights["scale-01"]["stable"])
+    priced = await (await client.post("/api/v1/baskets/price", json=basket)).json()
+    line = priced["lines"][0]
+    assert line["grams"] == 1250 and line["amount"] == 1600  # 12.80/kg x 1.250 kg
+    both = await client.post(
+        "/api/v1/baskets/price",
+        json={"lines": [{"product": "APPLE", "scale": "scale-01", "grams": 5}]},
+    )
+    assert both.status == 400
+    await add_device(client, "scale-02", "scale", till="T02")
+    other = await client.post(
+        "/api/v1/baskets/price", json={"lines": [{"product": "APPLE", "scale": "scale-02"}]}
+    )
+    assert (other.status, (await other.json())["error"]["code"]) == (409, "scale_not_bound")
+    sale = {"id": new_id(), **basket, "tenders": [{"kind": "cash", "amount": 1600}]}
+    made = await client.post("/api/v1/sales", json=sale)
+    assert made.status == 201, await made.text()
+    await scale.event("weight", grams=900, stable=True)  # the next shopper's apples
+    await until(lambda: bus_of(client).center.weights["scale-01"]["grams"] == 900)
+    again = await client.post("/api/v1/sales", json=sale)  # a retry of the same sale
+    assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true"
+    assert (await again.json())["lines"][0]["grams"] == 1250
+    await scale.stop()
