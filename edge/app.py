@@ -165,6 +165,7 @@ def create_app(
             ),
             hub,
         )
+        center.exponent = currency_exponent(settings.store.currency)
         app[DEVICES] = center
         app[SOCKETS] = set()
         if settings.mqtt.broker != "off" and not worker:

@@ -16,6 +16,7 @@ from typing import Any
 
 from edge.domain.devices import Device
 from edge.domain.errors import Conflict, DomainError, NotFound
+from edge.domain.receipt_layout import money
 from edge.protocol.chain import Event
 from edge.services.catalog import Actor
 from edge.services.device_health import DeviceHealth
@@ -24,6 +25,10 @@ from edge.services.live import Hub
 from edge.services.printing import CommandSender, PrintJobs
 
 log = logging.getLogger(__name__)
+
+
+TOTAL = {"zh-CN": "合计", "en": "TOTAL"}
+CHANGE = {"zh-CN": "找零", "en": "CHANGE"}
 
 
 class BusOffline(Conflict):
@@ -46,6 +51,8 @@ class DeviceCenter:
         self.weights: dict[str, dict[str, Any]] = {}
         self.counts: Counter[str] = Counter()
         self.sender: CommandSender | None = None
+        self.locale = printing.context.locale
+        self.exponent = 2
         printing.drawer_bound = lambda till: self.bound(till, "drawer") is not None
 
     async def refresh(self) -> None:
@@ -100,8 +107,35 @@ class DeviceCenter:
             drawer = self.bound(event.till, "drawer")
             if drawer is not None and any(t["kind"] == "cash" for t in event.data["tenders"]):
                 await self.command(drawer.id, "open", {"pin": 2})
+            await self.show(event.till, self.sale_lines(event.data))
         except DomainError as err:
             log.warning("after sale %s: %s", event.data.get("sale"), err)
+
+    async def show(self, till: str | None, lines: list[str]) -> None:
+        """Put lines on the till's customer display, if it has one (never raises)."""
+        display = self.bound(till, "display")
+        if display is None:
+            return
+        try:
+            await self.command(display.id, "show", {"lines": [line[:40] for line in lines]})
+        except DomainError as err:
+            log.info("display %s: %s", display.id, err)
+
+    def basket_lines(self, priced: dict[str, Any]) -> list[str]:
+        """Return what the customer display shows while scanning: the last item, the total."""
+        last = priced["lines"][-1] if priced.get("lines") else None
+        first = ""
+        if last is not None:
+            name = last["name_zh"] if self.locale == "zh-CN" else last["name_en"]
+            first = f"{name} {money(last['amount'], self.exponent)}"
+        return [first, f"{TOTAL[self.locale]} {money(priced['total'], self.exponent)}"]
+
+    def sale_lines(self, sale: dict[str, Any]) -> list[str]:
+        """Return what the customer display shows after a sale: total and change."""
+        return [
+            f"{TOTAL[self.locale]} {money(sale['total'], self.exponent)}",
+            f"{CHANGE[self.locale]} {money(sale.get('change', 0), self.exponent)}",
+        ]
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Return every device with its health."""

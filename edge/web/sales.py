@@ -270,7 +270,11 @@ async def price_basket(request: web.Request) -> web.Response:
     body = await read_json(request, BASKET_SCHEMA)
     weighed = weigh_lines(request, body)
     preview = basket_request(weighed, actor(request).staff or "preview")  # approval at the sale
-    return web.json_response(await request.app[CHECKOUT].price(preview))
+    priced = await request.app[CHECKOUT].price(preview)
+    center = request.app[DEVICES]
+    if center.sender is not None and center.bound(actor(request).till, "display") is not None:
+        await center.show(actor(request).till, center.basket_lines(priced))
+    return web.json_response(priced)
 
 
 @api.route(

@@ -333,3 +333,18 @@ async def test_a_weighed_item_is_priced_from_the_tills_scale(client: TestClient)
     assert again.status == 201 and again.headers.get("Idempotent-Replayed") == "true"
     assert (await again.json())["lines"][0]["grams"] == 1250
     await scale.stop()
+
+
+async def test_the_customer_display_follows_the_basket_and_the_sale(client: TestClient) -> None:
+    await stock_up(client)
+    display = await connect(client, "display-01", "display", till="T01")
+    basket = {"lines": [{"code": "6901234567816"}, {"code": "6901234567892", "quantity": 2}]}
+    assert (await client.post("/api/v1/baskets/price", json=basket)).status == 200
+    topic_, command = await display.next()
+    assert topic_.endswith("/cmd/show")
+    assert command["lines"] == ["可乐 6.00", "合计 12.50"]
+    sale = {"id": new_id(), **basket, "tenders": [{"kind": "cash", "amount": 2000}]}
+    assert (await client.post("/api/v1/sales", json=sale)).status == 201
+    _, command = await display.next()
+    assert command["lines"] == ["合计 12.50", "找零 7.50"]
+    await display.stop()
