@@ -348,3 +348,27 @@ async def test_the_customer_display_follows_the_basket_and_the_sale(client: Test
     _, command = await display.next()
     assert command["lines"] == ["合计 12.50", "找零 7.50"]
     await display.stop()
+
+
+async def test_a_gateway_speaks_only_for_the_devices_attached_to_it(client: TestClient) -> None:
+    gateway = await connect(client, "gw-01", "gateway")
+    await add_device(client, "scanner-01", "scanner", till="T01")
+    await add_device(client, "scanner-02", "scanner", gateway="gw-01", till="T02")
+    own = topic(STORE.id, "scanner", "scanner-02", "evt", "scan")
+    other = topic(STORE.id, "scanner", "scanner-01", "evt", "scan")
+    body = b'{"id":"a1","ts":1,"code":"6901234567892"}'
+    await gateway.session.publish(own, body)  # accepted
+    with pytest.raises(PublishError) as refused:
+        await gateway.session.publish(other, body)
+    assert refused.value.code == 0x87
+    moved = await client.patch("/api/v1/devices/scanner-02", json={"gateway": None})
+    assert moved.status == 200, await moved.text()
+    with pytest.raises(PublishError) as after:
+        await gateway.session.publish(own, body)
+    assert after.value.code == 0x87
+    back = await client.patch("/api/v1/devices/scanner-02", json={"gateway": "gw-01"})
+    assert back.status == 200
+    await gateway.session.publish(own, b'{"id":"a2","ts":1,"code":"6901234567892"}')
+    busy = await client.delete("/api/v1/devices/gw-01")
+    assert (busy.status, (await busy.json())["error"]["code"]) == (409, "gateway_in_use")
+    await gateway.stop()
