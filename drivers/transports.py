@@ -8,7 +8,9 @@ configs (see `stable_port`).
 
 from __future__ import annotations
 
+import select
 import socket
+import termios
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -24,18 +26,23 @@ BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200)
 UNSTABLE_PREFIXES = ("/dev/ttyUSB", "/dev/ttyACM")
 
 
+def _choice(value: Any, choices: Any) -> bool:
+    """Tell whether a profile value is one of `choices` (lists and tables never are)."""
+    return isinstance(value, (int, str)) and not isinstance(value, bool) and value in choices
+
+
 def check_serial_settings(table: Any) -> list[str]:
     """Return the problems of a profile's `[serial]` table (empty when usable)."""
     if not isinstance(table, Mapping):
         return ["[serial] table missing"]
     problems = []
-    if table.get("baudrate") not in BAUDRATES:
+    if not _choice(table.get("baudrate"), BAUDRATES):
         problems.append(f"serial.baudrate must be one of {BAUDRATES}")
-    if table.get("bytesize", 8) not in BYTESIZES:
+    if not _choice(table.get("bytesize", 8), BYTESIZES):
         problems.append("serial.bytesize must be 7 or 8")
-    if table.get("parity", "N") not in PARITIES:
+    if not _choice(table.get("parity", "N"), PARITIES):
         problems.append("serial.parity must be N, E or O")
-    if table.get("stopbits", 1) not in STOPBITS:
+    if not _choice(table.get("stopbits", 1), STOPBITS):
         problems.append("serial.stopbits must be 1 or 2")
     return problems
 
@@ -45,8 +52,24 @@ def stable_port(port: str) -> bool:
     return not port.startswith(UNSTABLE_PREFIXES)
 
 
+def _descriptor(port: serial.SerialBase) -> int | None:
+    """Return the port's file descriptor, None for URL ports that have none (loop://)."""
+    try:
+        fd = port.fileno()
+    except (AttributeError, OSError, ValueError, serial.SerialException):
+        return None
+    return fd if isinstance(fd, int) else None
+
+
 class SerialTransport:
-    """A serial port (or pyserial URL) opened with a profile's line settings."""
+    """A serial port (or pyserial URL) opened once with a profile's line settings.
+
+    The line settings are applied once, at open: pyserial re-applies all of them (tcsetattr)
+    whenever its `timeout` is assigned, which some kernels refuse for 7-bit or parity settings
+    on a pseudo-terminal (EINVAL as `termios.error`, not an OSError). Reads therefore wait on
+    the port's descriptor with `select` (URL ports without one wait in pyserial's 0.1 s steps)
+    and return as soon as bytes arrive.
+    """
 
     def __init__(self, port: str, settings: Mapping[str, Any]) -> None:
         """Remember the port and line settings; nothing opens until `open()`."""
@@ -69,7 +92,7 @@ class SerialTransport:
                 timeout=0.1,
                 write_timeout=2.0,
             )
-        except (serial.SerialException, OSError, ValueError) as err:
+        except (serial.SerialException, OSError, ValueError, termios.error) as err:
             raise TransportError(f"cannot open {self.port}: {err}") from err
         return self
 
@@ -84,34 +107,31 @@ class SerialTransport:
         try:
             self._port().write(data)
             self._port().flush()
-        except (serial.SerialException, OSError) as err:
+        except (serial.SerialException, OSError, termios.error) as err:
             raise TransportError(f"write to {self.port} failed: {err}") from err
 
     def read(self, size: int, timeout: float) -> bytes:
-        """Return up to `size` bytes within `timeout` seconds."""
+        """Return the bytes that arrive first (up to `size`), b"" after `timeout` seconds."""
         port = self._port()
         deadline = time.monotonic() + timeout
-        buffer = bytearray()
         try:
-            while len(buffer) < size:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    break
-                port.timeout = min(left, 0.1)
-                chunk = port.read(size - len(buffer))
-                if chunk:
-                    buffer += chunk
-                    if port.in_waiting == 0:
-                        break
-        except (serial.SerialException, OSError) as err:
+            fd = _descriptor(port)
+            while (left := deadline - time.monotonic()) > 0:
+                if fd is None:
+                    first = port.read(1)  # waits up to the 0.1 s set at open
+                    if first:
+                        return first + port.read(min(port.in_waiting, size - 1))
+                elif select.select([fd], [], [], left)[0]:
+                    return bytes(port.read(min(max(port.in_waiting, 1), size)))
+        except (serial.SerialException, OSError, termios.error) as err:
             raise TransportError(f"read from {self.port} failed: {err}") from err
-        return bytes(buffer)
+        return b""
 
     def reset_input(self) -> None:
         """Drop whatever the device sent that nobody read."""
         try:
             self._port().reset_input_buffer()
-        except (serial.SerialException, OSError) as err:
+        except (serial.SerialException, OSError, termios.error) as err:
             raise TransportError(f"{self.port}: {err}") from err
 
     def close(self) -> None:
