@@ -2,9 +2,10 @@
 
 `status` → device health; `evt/scan` → the product is looked up and pushed to the till or
 kiosk the scanner is bound to; `evt/weight` → pushed to the bound till/kiosk and kept as the
-scale's last weight; `evt/paper`, `evt/error` → health; a kiosk's `evt/attendant` and
-`evt/bagging` → the attendant screen; `res/print` → the print job. Duplicate event ids (QoS 1
-is at-least-once) and malformed payloads are counted and dropped; nothing here raises.
+scale's last weight; `evt/paper`, `evt/error` → health (a scale's error also withdraws its
+weight); a kiosk's `evt/attendant` and `evt/bagging` → the attendant screen; `res/print` →
+the print job. Duplicate event ids (QoS 1 is at-least-once) and malformed payloads are counted
+and dropped; nothing here raises.
 """
 
 from __future__ import annotations
@@ -111,7 +112,7 @@ class DeviceRouter:
         elif kind == "paper":
             self.health.paper(device.id, str(payload.get("state", "")))
         elif kind == "error":
-            self.health.error(device.id, str(payload.get("code", "error")))
+            self._error(device, payload)
         elif kind == "attendant":
             self.health.attendant(device.id, payload)
         elif kind == "bagging":
@@ -171,6 +172,18 @@ class DeviceRouter:
         till = device.till if device.type == "scale" else device.id
         if till is not None:
             self.hub.publish(till_channel(till), reading)
+
+    def _error(self, device: Device, payload: dict[str, Any]) -> None:
+        """Record a device error; a scale's error also withdraws its weight from its till."""
+        code = str(payload.get("code", "error"))
+        self.health.error(device.id, code)
+        if device.type != "scale":
+            return
+        self.center.forget_weight(device.id)
+        if device.till is not None:
+            self.hub.publish(till_channel(device.till),
+                             {"type": "weight_error", "device": device.id, "code": code[:40],
+                              "event": payload["id"]})  # fmt: skip
 
     async def _result(self, device: Device, verb: str, payload: dict[str, Any]) -> None:
         """Handle a device's answer to a command."""

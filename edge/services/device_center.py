@@ -70,6 +70,21 @@ class DeviceCenter:
                 return device
         return None
 
+    def weight(self, device_id: str) -> dict[str, Any] | None:
+        """Return a scale's current weight: None after an error, or when the scale is not online.
+
+        A weight may price goods, so one the scale has since taken back (motion, overload, a
+        lost link) or one from a scale nobody hears any more is never handed out.
+        """
+        reading = self.weights.get(device_id)
+        if reading is None or self.health.get(device_id).state != "online":
+            return None
+        return reading
+
+    def forget_weight(self, device_id: str) -> None:
+        """Drop a scale's weight (it reported an error)."""
+        self.weights.pop(device_id, None)
+
     def device(self, device_id: str) -> Device:
         """Return a device by id (raises NotFound)."""
         device = self.devices.get(device_id)

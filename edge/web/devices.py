@@ -177,15 +177,15 @@ async def device_command(request: web.Request) -> web.Response:
     "/api/v1/devices/{device_id}/weight",
     summary="The last weight a scale reported (stable, in range)",
     permission="device.read",
-    errors={404: "no such scale or no weight yet"},
+    errors={404: "no such scale, or no current weight (none yet, an error since, scale offline)"},
 )
 async def last_weight(request: web.Request) -> web.Response:
     """Return a scale's last weight."""
     center = request.app[DEVICES]
     device = center.device(request.match_info["device_id"])
-    reading = center.weights.get(device.id)
+    reading = center.weight(device.id)
     if reading is None:
-        raise NotFound(f"{device.id} has reported no weight yet", code="no_weight")
+        raise NotFound(f"{device.id} has no current weight", code="no_weight")
     return web.json_response(reading)
 
 

@@ -158,9 +158,9 @@ def weigh_lines(request: web.Request, body: dict[str, Any]) -> dict[str, Any]:
         if device.type != "scale" or device.till != till:
             raise Conflict(f"{where}: {device.id} is not a scale of till {till}",
                            code="scale_not_bound")  # fmt: skip
-        reading = center.weights.get(device.id)
+        reading = center.weight(device.id)
         if reading is None:
-            raise NotFound(f"{where}: {device.id} has reported no weight", code="no_weight")
+            raise NotFound(f"{where}: {device.id} has no current weight", code="no_weight")
         if not reading["stable"] or reading["grams"] <= 0:
             raise Conflict(f"{where}: {device.id} has no stable weight above zero",
                            code="unstable_weight")  # fmt: skip

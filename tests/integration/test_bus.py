@@ -220,6 +220,8 @@ async def test_weights_reach_the_till_and_status_follows_the_will(client: TestCl
     # a dying device: the broker publishes its Will when the connection drops uncleanly
     scale.session._client._sock.close()  # type: ignore[union-attr]
     await until(lambda: state() == "lost", within=30)
+    gone = await client.get("/api/v1/devices/scale-01/weight")  # nobody vouches for it now
+    assert (gone.status, (await gone.json())["error"]["code"]) == (404, "no_weight")
     alerts = (await (await client.get("/api/v1/devices")).json())["alerts"]
     assert {"device": "scale-01", "kind": "lost"}.items() <= alerts[0].items()
     await socket.close()
@@ -314,6 +316,17 @@ async def test_a_weighed_item_is_priced_from_the_tills_scale(client: TestClient)
     priced = await (await client.post("/api/v1/baskets/price", json=basket)).json()
     line = priced["lines"][0]
     assert line["grams"] == 1250 and line["amount"] == 1600  # 12.80/kg x 1.250 kg
+    # the scale takes its weight back (goods moved, overload): it may not price goods any more
+    socket = await client.ws_connect("/api/v1/live")
+    await socket.receive_json(timeout=5)
+    await scale.event("error", code="motion")
+    withdrawn = await socket.receive_json(timeout=5)
+    assert (withdrawn["type"], withdrawn["code"]) == ("weight_error", "motion")
+    stale = await client.post("/api/v1/baskets/price", json=basket)
+    assert (stale.status, (await stale.json())["error"]["code"]) == (404, "no_weight")
+    await socket.close()
+    await scale.event("weight", grams=1250, stable=True)
+    await until(lambda: "scale-01" in bus_of(client).center.weights)
     both = await client.post(
         "/api/v1/baskets/price",
         json={"lines": [{"product": "APPLE", "scale": "scale-01", "grams": 5}]},
