@@ -41,17 +41,24 @@ class DeviceCollector(Collector):
             "edge_printer_paper", "1 for the printer's current paper state",
             labels=["device", "state"],
         )  # fmt: skip
+        error = GaugeMetricFamily(
+            "edge_device_error", "1 while the device reports an error, by its code",
+            labels=["device", "type", "code"],
+        )  # fmt: skip
         for view in self.center.snapshot():
             labels = [view["id"], view["type"]]
             up.add_metric(labels, 1.0 if view["state"] == "online" else 0.0)
             if view["last_seen"]:
                 seen.add_metric(labels, datetime.fromisoformat(view["last_seen"]).timestamp())
+            if view["error"]:
+                error.add_metric([*labels, view["error"]], 1.0)
             if view["type"] == "printer" and view["paper"] is not None:
                 for state in PAPER_STATES:
                     paper.add_metric([view["id"], state], 1.0 if view["paper"] == state else 0.0)
         yield up
         yield seen
         yield paper
+        yield error
         messages = CounterMetricFamily(
             "edge_mqtt_messages", "Device messages by outcome", labels=["outcome"]
         )

@@ -106,8 +106,10 @@ class DeviceRouter:
             raise MessageError(f"a {device.type} does not send {kind} events")
         self.health.seen(device.id)
         if kind == "scan":
+            self.health.ok(device.id)
             await self._scan(device, payload)
         elif kind == "weight":
+            self.health.ok(device.id)
             self._weight(device, payload)
         elif kind == "paper":
             self.health.paper(device.id, str(payload.get("state", "")))
@@ -176,8 +178,9 @@ class DeviceRouter:
     def _error(self, device: Device, payload: dict[str, Any]) -> None:
         """Record a device error; a scale's error also withdraws its weight from its till."""
         code = str(payload.get("code", "error"))
-        self.health.error(device.id, code)
-        if device.type != "scale":
+        cleared = payload.get("cleared") is True
+        self.health.error(device.id, code, cleared)
+        if device.type != "scale" or cleared:
             return
         self.center.forget_weight(device.id)
         if device.till is not None:

@@ -19,6 +19,11 @@ from edge.services.live import Hub
 ATTENDANT_REASONS = ("age_check", "weight_mismatch", "void", "help", "payment", "other")
 
 
+# Conditions of normal use that need nobody: goods moving on a scale, an empty platform after
+# tare, a label read badly once. Any other error code is an alert until it clears.
+PASSING_ERRORS = frozenset({"motion", "under_zero", "garbled"})
+
+
 @dataclass
 class Health:
     """What is known about one device right now."""
@@ -88,11 +93,23 @@ class DeviceHealth:
             health.paper = state
             self.hub.publish("devices", {"type": "paper", "device": device_id, "paper": state})
 
-    def error(self, device_id: str, code: str) -> None:
-        """Apply a device's error event."""
+    def error(self, device_id: str, code: str, cleared: bool = False) -> None:
+        """Apply a device's error event (`cleared`: the condition is over)."""
         health = self.seen(device_id)
-        health.error = code[:40]
-        self.hub.publish("devices", {"type": "error", "device": device_id, "code": health.error})
+        if cleared:
+            if health.error == code[:40]:
+                self.ok(device_id)
+            return
+        if health.error != code[:40]:
+            health.error = code[:40]
+            self.hub.publish("devices", {"type": "error", "device": device_id, "code": code[:40]})
+
+    def ok(self, device_id: str) -> None:
+        """Clear a device's error: it reported a good reading (a weight, a scan) or said so."""
+        health = self.get(device_id)
+        if health.error is not None:
+            health.error = None
+            self.hub.publish("devices", {"type": "error", "device": device_id, "code": None})
 
     def attendant(self, kiosk: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Apply a kiosk's call for an attendant (or its clearing) and push it."""
@@ -168,6 +185,11 @@ class DeviceHealth:
                 alerts.append(
                     {"device": device.id, "kind": health.state, "since": health.since,
                      "severity": "critical" if health.state == "lost" else "warning"}
+                )  # fmt: skip
+            if health.error is not None and health.error not in PASSING_ERRORS:
+                alerts.append(
+                    {"device": device.id, "kind": "error", "code": health.error, "since": None,
+                     "severity": "warning"}
                 )  # fmt: skip
             if health.paper in ("out", "near_end"):
                 alerts.append(

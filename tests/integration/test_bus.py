@@ -298,6 +298,18 @@ async def test_metrics_show_devices_and_bus_traffic(client: TestClient) -> None:
     assert 'edge_printer_paper{device="printer-01",state="out"} 0.0' in text
     assert 'edge_mqtt_messages_total{outcome="handled"}' in text
     assert "edge_mqtt_connected 1.0" in text
+    # an error is an alert until the device says it is over
+    await printer.event("error", code="cover_open")
+    await until(lambda: bus_of(client).center.health.get("printer-01").error == "cover_open")
+    alerts = (await (await client.get("/api/v1/devices")).json())["alerts"]
+    assert {"device": "printer-01", "kind": "error", "code": "cover_open"} in [
+        {k: a.get(k) for k in ("device", "kind", "code")} for a in alerts
+    ]
+    await printer.event("error", code="cover_open", cleared=True)
+    await until(lambda: bus_of(client).center.health.get("printer-01").error is None)
+    alerts = (await (await client.get("/api/v1/devices")).json())["alerts"]
+    assert all(a["kind"] != "error" for a in alerts)
+    assert "edge_device_error{" not in (await (await client.get("/metrics")).text())
     await printer.stop()
 
 
@@ -319,14 +331,20 @@ async def test_a_weighed_item_is_priced_from_the_tills_scale(client: TestClient)
     # the scale takes its weight back (goods moved, overload): it may not price goods any more
     socket = await client.ws_connect("/api/v1/live")
     await socket.receive_json(timeout=5)
-    await scale.event("error", code="motion")
+    await scale.event("error", code="overload")
     withdrawn = await socket.receive_json(timeout=5)
-    assert (withdrawn["type"], withdrawn["code"]) == ("weight_error", "motion")
+    assert (withdrawn["type"], withdrawn["code"]) == ("weight_error", "overload")
+    alerts = (await (await client.get("/api/v1/devices")).json())["alerts"]
+    assert {"device": "scale-01", "kind": "error", "code": "overload"}.items() <= alerts[0].items()
+    assert 'edge_device_error{code="overload",device="scale-01",type="scale"} 1.0' in (
+        await (await client.get("/metrics")).text()
+    )
     stale = await client.post("/api/v1/baskets/price", json=basket)
     assert (stale.status, (await stale.json())["error"]["code"]) == (404, "no_weight")
     await socket.close()
-    await scale.event("weight", grams=1250, stable=True)
+    await scale.event("weight", grams=1250, stable=True)  # a good weight clears the error
     await until(lambda: "scale-01" in bus_of(client).center.weights)
+    assert bus_of(client).center.health.get("scale-01").error is None
     both = await client.post(
         "/api/v1/baskets/price",
         json={"lines": [{"product": "APPLE", "scale": "scale-01", "grams": 5}]},
