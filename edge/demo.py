@@ -268,6 +268,8 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
         people = ", ".join(f"{s[0]} ({s[2]}) PIN {s[3]}" for s in DEMO_STAFF)
         print(f"  staff    {people}", flush=True)  # noqa: T201
         print(f"  broker   mqtt://127.0.0.1:{port} (device logins in demo.json)", flush=True)  # noqa: T201
+        panel = running["simulators"]["panel"]
+        print(f"  devices  {panel} (scan, weigh, paper on the simulators)", flush=True)  # noqa: T201
         print(f"  details  {description_file}   (Ctrl-C stops the demo)", flush=True)  # noqa: T201
 
     try:

@@ -1,10 +1,12 @@
 """The demo store's devices: records and logins, simulators, and a gateway that runs them.
 
 A demo gateway (`gw-demo`) bridges the simulated devices of till T01 — a receipt printer on a
-local TCP port (the simulator records what it prints), a cash drawer on its kick port, and a
-scale and a scanner on ptys when their simulators are installed — and a self-checkout kiosk
-`kiosk-01` gets a login of its own. Passwords are made once per demo data directory and kept
-beside the ledger (mode 0600), so a restarted demo reconnects with the same logins.
+local TCP port (the simulator records what it prints), a cash drawer on its kick port, a
+Toledo 8217 scale and a CR-terminated serial scanner on ptys — and a self-checkout kiosk
+`kiosk-01` gets a login of its own. A small control panel on 127.0.0.1 scans codes and puts
+weight on the scale; what follows goes the real way (driver → gateway → MQTT → server).
+Passwords are made once per demo data directory and kept beside the ledger (mode 0600), so a
+restarted demo reconnects with the same logins.
 """
 
 from __future__ import annotations
@@ -17,7 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from drivers.gateway import Gateway, GatewayConfig
+from drivers.sim.panel import Panel, Simulators
 from drivers.sim.printer import PrinterSimulator
+from drivers.sim.scale import ScaleSimulator
+from drivers.sim.scanner import ScannerSimulator
 from edge.bus.broker import broker_files
 from edge.domain.devices import Device
 from edge.domain.errors import NotFound
@@ -33,6 +38,8 @@ DEMO_DEVICES = (
     Device(GATEWAY, "gateway", label="演示网关 Demo gateway"),
     Device("printer-01", "printer", GATEWAY, "T01", "T01 小票打印机 receipt printer"),
     Device("drawer-01", "drawer", GATEWAY, "T01", "T01 钱箱 cash drawer"),
+    Device("scale-01", "scale", GATEWAY, "T01", "T01 电子秤 scale"),
+    Device("scanner-01", "scanner", GATEWAY, "T01", "T01 扫码枪 scanner"),
     Device("kiosk-01", "kiosk", label="自助收银 1 Self-checkout 1"),
 )
 LOGINS = (GATEWAY, "kiosk-01")  # the devices that connect by themselves
@@ -78,8 +85,11 @@ async def seed_demo_devices(settings: Settings) -> dict[str, str]:
 async def running_demo_devices(
     settings: Settings, broker_port: int, passwords: dict[str, str]
 ) -> AsyncIterator[dict[str, Any]]:
-    """Run the simulators and the demo gateway; yield what demo.json says about them."""
-    with PrinterSimulator() as printer:
+    """Run the simulators, their panel and the demo gateway; yield what demo.json says."""
+    with contextlib.ExitStack() as sims:
+        printer = sims.enter_context(PrinterSimulator())
+        scale = sims.enter_context(ScaleSimulator("toledo8217"))
+        scanner = sims.enter_context(ScannerSimulator(b"\r"))
         config = GatewayConfig(
             id=GATEWAY,
             store=settings.store.id,
@@ -91,18 +101,29 @@ async def running_demo_devices(
                 {"id": "printer-01", "type": "printer", "profile": "epson_tm_t88v",
                  "host": f"127.0.0.1:{printer.port}"},
                 {"id": "drawer-01", "type": "drawer", "via": "printer-01"},
+                {"id": "scale-01", "type": "scale", "profile": "toledo8217", "port": scale.port},
+                {"id": "scanner-01", "type": "scanner", "profile": "serial_cr",
+                 "port": scanner.port},
             ],
         )  # fmt: skip
+        panel = Panel(Simulators(scanner=scanner, scale=scale, printer=printer))
+        panel_url = await panel.start()
         gateway = Gateway(config)
         await gateway.start()
         try:
             yield {
                 "gateway": {"id": GATEWAY, "username": GATEWAY, "password": passwords[GATEWAY]},
-                "simulators": {"printer-01": {"tcp": f"127.0.0.1:{printer.port}"}},
+                "simulators": {
+                    "panel": panel_url,
+                    "printer-01": {"tcp": f"127.0.0.1:{printer.port}"},
+                    "scale-01": {"pty": scale.port, "protocol": "toledo8217"},
+                    "scanner-01": {"pty": scanner.port, "suffix": "CR"},
+                },
                 "printer": printer,
             }
         finally:
             await gateway.stop()
+            await panel.stop()
 
 
 def describe_devices(passwords: dict[str, str]) -> list[dict[str, Any]]:

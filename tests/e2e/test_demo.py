@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -25,6 +26,48 @@ def wait_for(path: Path, child: subprocess.Popen[str], seconds: float = 30) -> d
             raise AssertionError(f"demo exited early: {child.communicate()}")
         time.sleep(0.05)
     raise AssertionError("demo.json never appeared")
+
+
+def post(url: str, body: object) -> tuple[int, dict[str, object]]:
+    request = urllib.request.Request(  # noqa: S310
+        url, data=json.dumps(body).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310
+            return r.status, json.load(r)
+    except urllib.error.HTTPError as err:
+        return err.code, json.load(err)
+
+
+def get(url: str, headers: dict[str, str] | None = None) -> dict[str, object]:
+    request = urllib.request.Request(url, headers=headers or {})  # noqa: S310
+    with urllib.request.urlopen(request, timeout=5) as r:  # noqa: S310
+        return json.load(r)  # type: ignore[no-any-return]
+
+
+def check_panel(panel: str, base: str, token: dict[str, str]) -> None:
+    """The demo's panel drives the simulators; the store hears them through the gateway."""
+    with urllib.request.urlopen(panel, timeout=5) as r:  # noqa: S310
+        assert "Simulated devices" in r.read().decode()
+    assert post(panel + "weight", {"grams": "heavy"})[0] == 400
+    assert post(panel + "scan", {"code": ""})[0] == 400
+    assert post(panel + "scan", [1])[0] == 400
+    scans_before = get(f"{base}/api/v1/devices", token)["bus"]["counts"].get("scans", 0)  # type: ignore[index, union-attr]
+    assert post(panel + "weight", {"grams": 1250})[0] == 200
+    assert post(panel + "scan", {"code": "6901234567892"})[0] == 200
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            weight = get(f"{base}/api/v1/devices/scale-01/weight", token)
+        except urllib.error.HTTPError:
+            weight = {}
+        scans = get(f"{base}/api/v1/devices", token)["bus"]["counts"].get("scans", 0)  # type: ignore[index, union-attr]
+        if weight.get("grams") == 1250 and scans == scans_before + 1:
+            break
+        assert time.monotonic() < deadline, (weight, scans, scans_before)
+        time.sleep(0.1)
+    receipts = get(panel + "receipts")
+    assert receipts["printed"] == 3 and any("合计" in "".join(r) for r in receipts["receipts"])  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("stop_signal", [signal.SIGTERM, signal.SIGINT])
@@ -71,10 +114,12 @@ def test_demo_runs_until_signalled(tmp_path: Path, stop_signal: signal.Signals) 
             with urllib.request.urlopen(jobs_request, timeout=5) as r:  # noqa: S310
                 jobs = json.load(r)["jobs"]
             printed = {j["state"] for j in jobs} == {"printed"} and len(jobs) == 3
-            if states["printer-01"] == "online" and states["gw-demo"] == "online" and printed:
+            attached = all(states[d] == "online" for d in ("printer-01", "scale-01", "scanner-01"))
+            if attached and states["gw-demo"] == "online" and printed:
                 break
             assert time.monotonic() < deadline, (states, jobs)
             time.sleep(0.2)
+        check_panel(description["simulators"]["panel"], urls["base"], token)  # type: ignore[index]
         child.send_signal(stop_signal)
         out, err = child.communicate(timeout=20)
         with socket.socket() as probe:  # the demo's broker stopped with it
