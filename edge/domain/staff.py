@@ -21,23 +21,27 @@ from edge.domain.errors import InvalidInput
 ROLES = ("cashier", "supervisor", "manager", "technician")
 PUBLIC = "public"
 TILL = "till"
+# A paired self-checkout kiosk acts as this role with nobody signed in: the shopper scans and
+# pays; everything else needs an attendant. Not a staff role (no staff member can have it).
+KIOSK = "kiosk"
 
 _SELLING = frozenset({"cashier", "supervisor", "manager"})
 _SUPERVISING = frozenset({"supervisor", "manager"})
 _MANAGER = frozenset({"manager"})
 _RUNNING = frozenset({"manager", "technician"})
 _EVERYONE = frozenset(ROLES)
+_SHOPPER = frozenset({KIOSK})
 
 # permission -> the roles that have it
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "catalog.read": _EVERYONE,
+    "catalog.read": _EVERYONE | _SHOPPER,
     "catalog.write": _MANAGER,
     "promotion.write": _MANAGER,
     "voucher.issue": _MANAGER,
     "member.read": _SELLING,
     "member.write": _SELLING,
     "stored_value.top_up": _SELLING,
-    "sale.create": _SELLING,
+    "sale.create": _SELLING | _SHOPPER,
     "sale.read": _SELLING,
     "till.open": _SELLING,  # take a drawer with a float
     "till.close": _SELLING,  # blind count at the end of a session
@@ -62,7 +66,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "order.fulfil": _SELLING,  # pick, hand over or cancel it
     "feedback.write": _SELLING,  # take down a shopper's complaint or suggestion
     "feedback.manage": _SUPERVISING,  # assign, follow up and resolve it
-    "device.read": _EVERYONE,  # devices, their health and alerts, print jobs, live updates
+    "device.read": _EVERYONE | _SHOPPER,  # devices, their health and alerts, print jobs, live
     "device.operate": _EVERYONE,  # tare/zero a scale, print or reprint at one's till
     "device.manage": _RUNNING,  # add, bind, rotate and remove devices
     "kiosk.attend": _SELLING,  # answer a self-checkout kiosk's call

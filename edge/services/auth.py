@@ -25,6 +25,7 @@ from typing import Any
 
 from edge.domain.errors import Conflict, Forbidden, InvalidInput, NotFound, Unauthorized
 from edge.domain.staff import (
+    KIOSK,
     ROLES,
     STAFF_ID,
     Attempts,
@@ -68,7 +69,7 @@ def store_pepper(settings: Settings) -> str:
 class Principal:
     """Who a request comes from: a till device, a signed-in staff member, or an API token."""
 
-    kind: str  # "till" (paired, nobody signed in), "staff" or "token"
+    kind: str  # "till" (paired, nobody signed in), "staff", "kiosk" (a paired kiosk) or "token"
     till: str | None
     staff: str | None = None
     role: str | None = None
@@ -408,7 +409,16 @@ class Auth:
             if rows and datetime.fromisoformat(rows[0][1]) > self.clock():
                 staff, _, role, name = rows[0]
                 return Principal("staff", till, staff=staff, role=role, name=name, session=digest)
+        if self.is_kiosk(till):
+            return Principal("kiosk", till, role=KIOSK)
         return Principal("till", till)
+
+    def is_kiosk(self, till: str) -> bool:
+        """Tell whether a paired till is a self-checkout kiosk (a device of type kiosk)."""
+        rows = self.ledger.reader.quick(
+            "SELECT 1 FROM devices WHERE id = ? AND type = 'kiosk'", (till,)
+        )
+        return bool(rows)
 
     # --- tills ---------------------------------------------------------------------------
 

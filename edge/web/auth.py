@@ -141,7 +141,7 @@ def _session_json(request: web.Request, principal: Principal | None) -> dict[str
         "name": principal.name if principal else None,
         "role": principal.role if principal else None,
         "permissions": sorted(p for p in PERMISSIONS if principal and principal.may(p)),
-        "csrf": auth.csrf_for(device) if device else None,
+        "csrf": auth.csrf_for(device) if device and principal else None,
     }
 
 
@@ -225,13 +225,15 @@ async def pair_till(request: web.Request) -> web.Response:
 @api.route(
     "GET",
     "/api/v1/session",
-    summary="Who is at this till and what they may do (and the CSRF token to send)",
-    permission=TILL,
+    summary="Who is at this till and what they may do (till null: this browser is not paired)",
+    permission=PUBLIC,
     response=SESSION_RESPONSE,
 )
 async def get_session(request: web.Request) -> web.Response:
-    """Describe the caller."""
-    return web.json_response(_session_json(request, principal_of(request)))
+    """Describe the caller; an unpaired browser learns it must pair (a normal answer, not 401)."""
+    bearer, device, session = _credentials(request)
+    principal = request.app[AUTH].principal(bearer=bearer, device=device, session=session)
+    return web.json_response(_session_json(request, principal))
 
 
 @api.route(

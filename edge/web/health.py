@@ -10,7 +10,7 @@ from aiohttp import web
 from edge.metrics import CONTENT_TYPE, registry_for, render
 from edge.services.store import store_info
 from edge.web.api import Api
-from edge.web.keys import DEVICES, LEDGER, READINESS
+from edge.web.keys import DEVICES, LEDGER, READINESS, SETTINGS
 
 api = Api("health")
 
@@ -21,6 +21,7 @@ STORE_SCHEMA = {
         "name": {"type": "string"},
         "currency": {"type": "string"},
         "timezone": {"type": "string"},
+        "locale": {"type": "string"},
         "initialized_at": {"type": "string"},
         "ledger": {
             "type": "object",
@@ -82,6 +83,7 @@ async def get_store(request: web.Request) -> web.Response:
             "name": info.name,
             "currency": info.currency,
             "timezone": info.timezone,
+            "locale": request.app[SETTINGS].store.locale,
             "initialized_at": info.initialized_at,
             "ledger": {"head_seq": seq, "head_hash": hash_},
         }
