@@ -51,6 +51,7 @@ from edge.web import (
     receipts,
     returns,
     sales,
+    ui,
 )
 from edge.web.errors import error_middleware
 from edge.web.keys import (
@@ -201,6 +202,7 @@ def create_app(
         baskets.api,
         receipts.api,
         devices.api,
+        ui.api,
     ]
     app[APIS] = apis
     for api in apis:

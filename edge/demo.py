@@ -6,8 +6,10 @@ import contextlib
 import csv
 import json
 import os
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from aiohttp import web
 
@@ -142,7 +144,7 @@ def weight_label(plu: str, grams: int) -> str:
     return body + str(gtin_check_digit(body))
 
 
-async def seed_demo_catalog(settings: Settings) -> dict[str, object]:
+async def seed_demo_catalog(settings: Settings) -> dict[str, Any]:
     """Load the demo categories and products (unchanged ones append nothing)."""
     ledger = Ledger(settings.ledger_path, store_id=settings.store.id)
     await ledger.start()
@@ -236,13 +238,29 @@ async def make_demo_sales(app: web.Application) -> int:
     return made
 
 
-async def run_demo(data_dir: Path, host: str, port: int) -> None:
-    """Prepare the demo store and serve it until stopped; demo.json exists while it runs."""
+@dataclass(frozen=True)
+class DemoStore:
+    """A prepared demo store: its settings, catalog facts and device logins."""
+
+    settings: Settings
+    catalog: dict[str, Any]
+    passwords: dict[str, str]
+
+
+async def prepare_demo(data_dir: Path, host: str, port: int) -> DemoStore:
+    """Write the demo's config and fill its ledger (catalog, staff, devices); nothing runs."""
     config = write_demo_config(data_dir, host, port)
     settings = load_settings(config, env={})
     await init_store_ledger(settings)
     catalog = await seed_demo_catalog(settings)
     passwords = await seed_demo_devices(settings)
+    return DemoStore(settings, catalog, passwords)
+
+
+async def run_demo(data_dir: Path, host: str, port: int) -> None:
+    """Prepare the demo store and serve it until stopped; demo.json exists while it runs."""
+    demo = await prepare_demo(data_dir, host, port)
+    settings, catalog, passwords = demo.settings, demo.catalog, demo.passwords
     description_file = data_dir / "demo.json"
     description_file.unlink(missing_ok=True)
     devices = contextlib.AsyncExitStack()
@@ -263,7 +281,7 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
         print(f"store-edge demo store {settings.store.id} is ready:", flush=True)  # noqa: T201
         for name, url in description["urls"].items():  # type: ignore[attr-defined]
             print(f"  {name:<8} {url}", flush=True)  # noqa: T201
-        codes = ", ".join(f"{t} {c}" for t, c in catalog["pairing_codes"].items())  # type: ignore[attr-defined]
+        codes = ", ".join(f"{t} {c}" for t, c in catalog["pairing_codes"].items())
         print(f"  pair a browser as a till with a code: {codes}", flush=True)  # noqa: T201
         people = ", ".join(f"{s[0]} ({s[2]}) PIN {s[3]}" for s in DEMO_STAFF)
         print(f"  staff    {people}", flush=True)  # noqa: T201
