@@ -43,12 +43,14 @@ from edge.web import (
     devices,
     health,
     inventory,
+    kiosk,
     members,
     office,
     openapi,
     orders,
     promotions,
     receipts,
+    reports,
     returns,
     sales,
     ui,
@@ -202,6 +204,8 @@ def create_app(
         baskets.api,
         receipts.api,
         devices.api,
+        kiosk.api,
+        reports.api,
         ui.api,
     ]
     app[APIS] = apis

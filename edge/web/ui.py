@@ -1,4 +1,4 @@
-"""The browser UIs: `/till`, `/kiosk`, `/admin` and their files under `/ui/`.
+"""The browser UIs: `/till`, `/kiosk`, `/attendant`, `/admin` and their files under `/ui/`.
 
 Plain HTML, CSS and JavaScript modules from `edge/web/ui/` (no build step). Each UI is a folder
 with `index.html`, its modules and its message catalogs (`i18n/zh-CN.json`, `i18n/en.json`);
@@ -19,7 +19,7 @@ from edge.web.api import Api
 api = Api("ui")
 
 UI_ROOT = Path(__file__).resolve().parent / "ui"
-UIS = ("till", "kiosk", "admin")
+UIS = ("till", "kiosk", "attendant", "admin")
 TYPES = {
     ".html": "text/html",
     ".js": "text/javascript",
@@ -83,6 +83,14 @@ async def till_page(request: web.Request) -> web.Response:
 async def kiosk_page(request: web.Request) -> web.Response:
     """Serve the kiosk."""
     return await _page("kiosk")
+
+
+@api.route(
+    "GET", "/attendant", summary="The self-checkout attendant screen (HTML)", permission="public"
+)
+async def attendant_page(request: web.Request) -> web.Response:
+    """Serve the attendant screen."""
+    return await _page("attendant")
 
 
 @api.route("GET", "/admin", summary="The back office (HTML)", permission="public")
