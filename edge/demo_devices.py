@@ -120,6 +120,8 @@ async def running_demo_devices(
                     "scanner-01": {"pty": scanner.port, "suffix": "CR"},
                 },
                 "printer": printer,
+                "scale": scale,
+                "scanner": scanner,
             }
         finally:
             await gateway.stop()
