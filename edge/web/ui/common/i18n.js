@@ -1,7 +1,7 @@
 // Message catalogs and locale formatting. Every visible string comes from a catalog:
 // /ui/common/i18n/{locale}.json plus the UI's own /ui/{ui}/i18n/{locale}.json. Elements name
 // their message with data-i18n (text), data-i18n-placeholder, data-i18n-title and
-// data-i18n-aria-label; code calls t("key", {vars}). Amounts and dates use Intl per locale.
+// data-i18n-aria-label; code calls t(key, vars). Amounts and dates use Intl per locale.
 
 export const LOCALES = ["zh-CN", "en"];
 let messages = {};
