@@ -25,6 +25,7 @@ from aiohttp import web
 
 from edge.app import create_app
 from edge.ledger.ledger import utc_clock
+from edge.sd_notify import keep_watchdog, notify
 from edge.settings import Settings
 from edge.web.keys import READINESS
 
@@ -73,6 +74,8 @@ async def run_server(
             tasks.append(asyncio.create_task(_when_ready(app, base_url, _tell_primary, stop)))
         else:
             log.info("serving store %s on %s", settings.store.id, base_url)
+            notify(f"READY=1\nSTATUS=serving store {settings.store.id} on {base_url}")
+            tasks.append(asyncio.create_task(keep_watchdog()))
             tasks.append(asyncio.create_task(_when_ready(app, base_url, on_ready, stop)))
             tasks.extend(
                 asyncio.create_task(
@@ -81,6 +84,8 @@ async def run_server(
                 for number in range(1, workers)
             )
         await stop.wait()
+        if not worker:
+            notify("STOPPING=1\nSTATUS=stopping")
     finally:
         for task in tasks:
             task.cancel()
@@ -90,6 +95,10 @@ async def run_server(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+
+
+# what systemd hands the main process only: a worker must not speak for the service
+SYSTEMD_ONLY = frozenset({"NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"})
 
 
 async def _tell_primary(_app: web.Application, _base_url: str) -> None:
@@ -123,7 +132,7 @@ async def _keep_worker(
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         read_end, write_end = os.pipe()
-        env = os.environ | {
+        env = {k: v for k, v in os.environ.items() if k not in SYSTEMD_ONLY} | {
             "EDGE_HTTP_PORT": str(port),  # the port the primary really got
             READY_FD_ENV: str(write_end),
         }
