@@ -21,8 +21,10 @@ from edge.ledger.ledger import Ledger, utc_clock
 from edge.ledger.lock import acquire_writer_lock
 from edge.ledger.maintenance import (
     backup,
+    backup_path,
     export_lines,
     projection_digests,
+    prune_backups,
     rebuild_projections,
     restore,
 )
@@ -180,9 +182,22 @@ def cmd_ledger_rebuild(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _positive(text: str) -> int:
+    """Parse a whole number of at least 1 (argparse type)."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
+    return int(text)
+
+
 def cmd_ledger_backup(args: argparse.Namespace) -> int:
-    """Copy the ledger with SQLite's backup API and verify the copy."""
+    """Copy the ledger with SQLite's backup API and verify the copy (then prune old ones)."""
     destination = Path(args.dest)
+    directory = destination if destination.is_dir() else None
+    if directory is not None:
+        destination = backup_path(directory, datetime.now(UTC))
+    elif args.keep is not None:
+        print("--keep needs DEST to be a directory of backups")
+        return EXIT_FAIL
     source = _open_existing(_db_path(args), read_only=False)
     try:
         backup(source, destination, Progress("backup"))
@@ -194,6 +209,9 @@ def cmd_ledger_backup(args: argparse.Namespace) -> int:
         return EXIT_FAIL
     print(f"backup {destination}: {result.events} events, head seq {result.head_seq} verified")
     print(f"head hash {result.head_hash}")
+    if directory is not None and args.keep is not None:
+        for old in prune_backups(directory, args.keep):
+            print(f"removed old backup {old}")
     return EXIT_OK
 
 
@@ -395,8 +413,14 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ledger_source(
         add("rebuild", cmd_ledger_rebuild, "rebuild projections from the journal", ledger_sub)
     )
-    backup_cmd = add("backup", cmd_ledger_backup, "online backup to DEST, verified", ledger_sub)
-    backup_cmd.add_argument("dest")
+    backup_cmd = add(
+        "backup", cmd_ledger_backup, "online backup to DEST (a file or a directory), verified",
+        ledger_sub,
+    )  # fmt: skip
+    backup_cmd.add_argument("dest", help="a new file, or a directory to add a dated backup to")
+    backup_cmd.add_argument(
+        "--keep", type=_positive, help="with a directory: keep only the N newest dated backups"
+    )
     _add_ledger_source(backup_cmd)
     restore_cmd = add(
         "restore", cmd_ledger_restore, "replace the ledger with a verified backup", ledger_sub

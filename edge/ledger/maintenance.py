@@ -5,8 +5,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
@@ -66,6 +68,30 @@ def backup(
     if destination.exists():
         raise FileExistsError(f"{destination} exists; choose a new name")
     _copy_database(source, destination, journal_mode="DELETE", progress=progress)
+
+
+BACKUP_NAME = re.compile(r"ledger-\d{8}T\d{6}Z\.db")
+
+
+def backup_path(directory: Path, now: datetime) -> Path:
+    """Return the name of a new backup in a backup directory (UTC time, sorts by age)."""
+    return directory / f"ledger-{now.astimezone(UTC):%Y%m%dT%H%M%SZ}.db"
+
+
+def prune_backups(directory: Path, keep: int) -> list[Path]:
+    """Delete all but the `keep` newest backups named by `backup_path`; return what went.
+
+    Only files of that exact shape are touched: a copy someone put there by hand stays.
+    """
+    if keep < 1:
+        raise ValueError("keep at least one backup")
+    ours = sorted(p for p in directory.iterdir() if BACKUP_NAME.fullmatch(p.name))
+    gone = ours[:-keep]
+    for path in gone:
+        path.unlink()
+    if gone:
+        _fsync(directory)
+    return gone
 
 
 def _copy_database(

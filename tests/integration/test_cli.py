@@ -143,6 +143,31 @@ def test_backup_uses_a_verified_copy_and_never_overwrites(
     assert "exists" in capsys.readouterr().err
 
 
+def test_nightly_backups_into_a_directory_keep_only_the_newest(
+    config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "init", "--config", str(config))
+    db = config.parent / "data" / "ledger.db"
+    shelf = tmp_path / "backups"
+    shelf.mkdir()
+    old = [shelf / f"ledger-2026010{day}T033000Z.db" for day in range(1, 4)]
+    for path in old:
+        path.write_bytes(b"older night")
+    by_hand = shelf / "before-upgrade.db"
+    by_hand.write_bytes(b"kept")
+    code, out = run(capsys, "ledger", "backup", str(shelf), "--keep", "2", "--db", str(db))
+    assert code == 0, out
+    made = [p for p in shelf.iterdir() if p.name.startswith("ledger-") and p not in old]
+    assert len(made) == 1 and raw(made[0]).execute("SELECT count(*) FROM journal").fetchone()
+    assert sorted(p.name for p in shelf.iterdir()) == sorted(
+        [old[2].name, made[0].name, by_hand.name]
+    )
+    assert out.count("removed old backup") == 2
+    assert main(["ledger", "backup", str(tmp_path / "x.db"), "--keep", "2", "--db", str(db)]) == 1
+    with pytest.raises(SystemExit):
+        main(["ledger", "backup", str(shelf), "--keep", "0", "--db", str(db)])
+
+
 def test_export_writes_wire_events_as_json_lines(
     config: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
