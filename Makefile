@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project runs or tests against (grows with the features that need them).
-APT_PACKAGES := sqlite3 wrk mosquitto mosquitto-clients libusb-1.0-0 chromium systemd
+APT_PACKAGES := sqlite3 wrk mosquitto mosquitto-clients libusb-1.0-0 chromium fonts-wqy-microhei systemd
 DEMO_DIR ?= .demo
 DEMO_PORT ?= 8080
 DEMO_HOST ?= 127.0.0.1

@@ -9,6 +9,7 @@ behaviour.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -152,11 +153,12 @@ def openapi_document(operations: Iterable[Operation], title: str) -> dict[str, A
     """Build the OpenAPI 3.1 document of the given operations."""
     paths: dict[str, dict[str, Any]] = {}
     for op in operations:
+        path = re.sub(r"\{(\w+):[^}]*\}", r"{\1}", op.path)  # OpenAPI has no {name:regex}
         entry: dict[str, Any] = {
             "summary": op.summary,
             "tags": [op.tag],
             "x-permission": op.permission,
-            "operationId": f"{op.method.lower()}_{op.path.strip('/').replace('/', '_')}",
+            "operationId": f"{op.method.lower()}_{path.strip('/').replace('/', '_')}",
         }
         parameters = [
             {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
@@ -183,7 +185,7 @@ def openapi_document(operations: Iterable[Operation], title: str) -> dict[str, A
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
             }
         entry["responses"] = responses
-        paths.setdefault(op.path, {})[op.method.lower()] = entry
+        paths.setdefault(path, {})[op.method.lower()] = entry
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": __version__},
