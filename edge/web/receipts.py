@@ -9,6 +9,8 @@ from __future__ import annotations
 import html
 from typing import Any
 
+import qrcode  # type: ignore[import-untyped]  # no stubs; used only in e_receipt_qr
+import qrcode.image.svg  # type: ignore[import-untyped]
 from aiohttp import web
 
 from edge.domain.receipt_layout import layout_return, layout_sale
@@ -91,6 +93,25 @@ async def get_return_document(request: web.Request) -> web.Response:
         reprint=reprint,
     )
     return web.json_response(document)
+
+
+@api.route(
+    "GET",
+    "/api/v1/sales/{sale_id}/qr.svg",
+    summary="The QR code of a sale's e-receipt URL as SVG (shown on the till's screen)",
+    permission="sale.read",
+    errors={404: "no such sale"},
+)
+async def e_receipt_qr(request: web.Request) -> web.Response:
+    """Draw the e-receipt URL of a sale as a QR code the shopper scans off the screen."""
+    event = await request.app[CHECKOUT].sale_event(sale_id=request.match_info["sale_id"].lower())
+    url = f"{base_url(request)}/r/{event.data['token']}"
+    image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, border=2)
+    return web.Response(
+        body=image.to_string(),
+        content_type="image/svg+xml",
+        headers={"Cache-Control": "private, no-store"},
+    )
 
 
 def document_html(document: dict[str, Any], title: str, lang: str) -> str:
