@@ -93,16 +93,20 @@ class Discount:
     name_zh: str
     name_en: str
     amount: int
+    approved_by: str | None = None  # who allowed an override or a manual discount
 
     def to_data(self) -> dict[str, Any]:
-        """Return the event data form."""
-        return {
+        """Return the event data form (with the approver when someone approved it)."""
+        data: dict[str, Any] = {
             "kind": self.kind,
             "promotion": self.promotion,
             "name_zh": self.name_zh,
             "name_en": self.name_en,
             "amount": self.amount,
         }
+        if self.approved_by:
+            data["approved_by"] = self.approved_by
+        return data
 
 
 @dataclass(frozen=True)
@@ -281,7 +285,9 @@ def _manual(discount: ManualDiscount, base: int) -> Discount | None:
     reason = discount.reason.strip()
     name_zh = f"手工折扣: {reason}" if reason else "手工折扣"
     name_en = f"Manual discount: {reason}" if reason else "Manual discount"
-    return Discount("manual", None, name_zh, name_en, amount) if amount > 0 else None
+    if amount <= 0:
+        return None
+    return Discount("manual", None, name_zh, name_en, amount, discount.approved_by)
 
 
 def _by_promotion(promotion: Promotion, amount: int) -> Discount:
@@ -303,7 +309,9 @@ def _start_line(
             reason = line.override.reason.strip()
             name_zh = f"改价: {reason}" if reason else "改价"
             name_en = f"Price override: {reason}" if reason else "Price override"
-            discount = Discount("override", None, name_zh, name_en, gross - overridden)
+            discount = Discount(
+                "override", None, name_zh, name_en, gross - overridden, line.override.approved_by
+            )
         else:
             unit_price, gross = line.override.unit_price, overridden
     elif member and line.member_price is not None and line.fixed_price is None:

@@ -21,7 +21,7 @@ from typing import Any, cast
 from edge.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from edge.domain.payments import Authorization, PaymentProvider, PaymentRequest
 from edge.domain.points import PointsRules, points_earned, points_for_amount
-from edge.domain.pricing import LineInput, PricedBasket, PricedLine
+from edge.domain.pricing import Discount, LineInput, PricedBasket, PricedLine
 from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
@@ -130,15 +130,9 @@ def line_data(line: PricedLine, code: str | None) -> dict[str, Any]:
     }
 
 
-def discount_data(discount: Any) -> dict[str, Any]:
+def discount_data(discount: Discount) -> dict[str, Any]:
     """Return a discount's event form."""
-    return {
-        "kind": discount.kind,
-        "promotion": discount.promotion,
-        "name_zh": discount.name_zh,
-        "name_en": discount.name_en,
-        "amount": discount.amount,
-    }
+    return discount.to_data()
 
 
 def basket_data(priced: PricedBasket, codes: list[str | None]) -> dict[str, Any]:

@@ -233,6 +233,7 @@ async def test_a_supervisor_approves_an_override_on_the_cashiers_till(
     assert approved.status == 201, await approved.text()
     line = (await approved.json())["lines"][0]
     assert line["amount"] == 200 and line["discounts"][0]["kind"] == "override"
+    assert line["discounts"][0]["approved_by"] == "S01"  # the sale itself says who allowed it
     approvals = events(client, "auth.approved")
     assert len(approvals) == 2  # C01 (right PIN, wrong role) and S01
     assert approvals[-1][1] == "S01" and '"for":"C01"' in approvals[-1][2]

@@ -289,7 +289,7 @@ def test_price_overrides() -> None:
     basket = price([lower], [promo("p10", "percent_off", percent_bp=1000)])
     line = basket.lines[0]
     assert line.discounts == (
-        Discount("override", None, "改价: damaged", "Price override: damaged", 100),
+        Discount("override", None, "改价: damaged", "Price override: damaged", 100, "sup-1"),
     )
     assert line.net == 600  # no promotion on an overridden line
     higher = price([cola(2, override=PriceOverride(400, "wrong shelf tag", "sup-1"))])
@@ -305,7 +305,7 @@ def test_price_overrides() -> None:
     assert amounts(both.lines[0]) == [("override", None, 60)]
     weighed = price([apples(1500, override=PriceOverride(1000, "", "sup-1"))])
     assert weighed.lines[0].discounts == (
-        Discount("override", None, "改价", "Price override", 300),
+        Discount("override", None, "改价", "Price override", 300, "sup-1"),
     )
     with pytest.raises(InvalidInput) as caught:
         price([cola(override=PriceOverride(300, "x", ""))])
@@ -339,7 +339,7 @@ def test_manual_line_discounts() -> None:
     basket = price([cola(3, discount=ten)], [promo("a", "amount_off", amount=50)])
     # after the promotion 9.00, 10% = 0.90
     assert basket.lines[0].discounts[-1] == Discount(
-        "manual", None, "手工折扣: dented", "Manual discount: dented", 90
+        "manual", None, "手工折扣: dented", "Manual discount: dented", 90, "sup-1"
     )
     capped = price([cola(3, discount=ManualDiscount(amount=2000))])
     assert capped.lines[0].discounts == (
