@@ -43,9 +43,16 @@ PRODUCT_FIELDS = (
     "reorder_point",
     "pack_size",
     "batch_tracked",
+    "unit_grams",
 )
 # fields added after the first events: their value when an older event does not carry them
-PRODUCT_DEFAULTS: dict[str, Any] = {"reorder_point": None, "pack_size": 1, "batch_tracked": False}
+PRODUCT_DEFAULTS: dict[str, Any] = {
+    "reorder_point": None,
+    "pack_size": 1,
+    "batch_tracked": False,
+    "unit_grams": None,
+}
+MAX_UNIT_GRAMS = 100_000
 MAX_STOCK_FIGURE = 10_000_000
 
 
@@ -90,12 +97,16 @@ class Product:
     reorder_point: int | None = None  # stock at or below this raises a low-stock alert
     pack_size: int = 1  # the supplier's case: orders are suggested in whole packs
     batch_tracked: bool = False  # received in lots with an expiry date, sold oldest first
+    unit_grams: int | None = None  # what one piece weighs (a kiosk's bagging-area check)
 
     def to_data(self) -> dict[str, Any]:
-        """Return the event data form (JSON-safe, no floats)."""
-        return {name: getattr(self, name) for name in PRODUCT_FIELDS} | {
+        """Return the event data form (JSON-safe, no floats; unit_grams only when known)."""
+        data = {name: getattr(self, name) for name in PRODUCT_FIELDS} | {
             "barcodes": list(self.barcodes)
         }
+        if self.unit_grams is None:
+            del data["unit_grams"]
+        return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any]) -> Product:
@@ -234,10 +245,23 @@ def product_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Product:
         reorder_point=f.count("reorder_point"),
         pack_size=f.count("pack_size", minimum=1) or 1,
         batch_tracked=f.flag("batch_tracked", default=False),
+        unit_grams=_unit_grams(f, sold_by_weight),
     )
     if f.problems:
         raise ValidationFailed(f.problems)
     return product
+
+
+def _unit_grams(f: _Fields, sold_by_weight: bool) -> int | None:
+    """Read the optional weight of one piece (1 g to 100 kg; none for goods sold by weight)."""
+    grams = f.count("unit_grams", minimum=1)
+    if grams is not None and grams > MAX_UNIT_GRAMS:
+        f.problem("unit_grams", f"must be between 1 and {MAX_UNIT_GRAMS}")
+        return None
+    if grams is not None and sold_by_weight:
+        f.problem("unit_grams", "is for pieces; goods sold by weight are weighed")
+        return None
+    return grams
 
 
 def _barcodes(value: Any, f: _Fields) -> tuple[str, ...]:

@@ -36,11 +36,11 @@ class Actor:
 def _row_to_product(row: tuple[Any, ...], barcodes: Iterable[str]) -> Product:
     """Build a Product from a products row (PRODUCT_COLUMNS order) and its barcodes."""
     (pid, name_zh, name_en, category, brand, unit, tax_class, cost, list_price, member_price,
-     by_weight, age, plu, active, reorder_point, pack_size, batches) = row  # fmt: skip
+     by_weight, age, plu, active, reorder_point, pack_size, batches, unit_grams) = row  # fmt: skip
     return Product(
         pid, name_zh, name_en, category, brand, unit, tax_class, cost, list_price,
         member_price, bool(by_weight), bool(age), plu, tuple(barcodes), bool(active),
-        reorder_point, pack_size, bool(batches),
+        reorder_point, pack_size, bool(batches), unit_grams,
     )  # fmt: skip
 
 

@@ -37,6 +37,7 @@ PRODUCT_SCHEMA: Schema = {
         "member_price": {"type": ["integer", "null"], "minimum": 0, "maximum": 100_000_000},
         "sold_by_weight": {"type": "boolean"},
         "age_restricted": {"type": "boolean"},
+        "unit_grams": {"type": ["integer", "null"], "minimum": 1, "maximum": 100_000},
         "plu": {"type": ["string", "null"], "pattern": "^[0-9]{1,5}$"},
         "barcodes": {"type": "array", "maxItems": 16, "items": {"type": "string", "maxLength": 48}},
         "active": {"type": "boolean"},

@@ -9,7 +9,8 @@ from edge.protocol.chain import Event, dumps_canonical
 
 PRODUCT_COLUMNS = (
     "id, name_zh, name_en, category, brand, unit, tax_class, cost, list_price, member_price,"
-    " sold_by_weight, age_restricted, plu, active, reorder_point, pack_size, batch_tracked"
+    " sold_by_weight, age_restricted, plu, active, reorder_point, pack_size, batch_tracked,"
+    " unit_grams"
 )
 
 
@@ -29,7 +30,7 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
     p = event.data["product"]
     conn.execute(
         f"INSERT OR REPLACE INTO products({PRODUCT_COLUMNS}, updated_seq)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
             p["id"],
             p["name_zh"],
@@ -48,6 +49,7 @@ def _product_saved(conn: sqlite3.Connection, event: Event) -> None:
             p.get("reorder_point"),
             p.get("pack_size", 1),
             int(p.get("batch_tracked", False)),
+            p.get("unit_grams"),
             event.seq,
         ),
     )
@@ -70,7 +72,7 @@ def _promotion_saved(conn: sqlite3.Connection, event: Event) -> None:
 
 CATALOG = Projector(
     name="catalog",
-    version=4,
+    version=5,
     tables=("categories", "products", "barcodes", "promotions"),
     ddl="""
     CREATE TABLE categories (
@@ -98,6 +100,7 @@ CATALOG = Projector(
         reorder_point  INTEGER,
         pack_size      INTEGER NOT NULL DEFAULT 1,
         batch_tracked  INTEGER NOT NULL DEFAULT 0,
+        unit_grams     INTEGER,
         updated_seq    INTEGER NOT NULL
     ) STRICT;
     CREATE INDEX products_category ON products(category);
