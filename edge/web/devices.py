@@ -276,6 +276,9 @@ async def approve_call(request: web.Request) -> web.Response:
     who = actor(request)
     command = await center.command(kiosk.id, "approve", {"call": call, "staff": who.staff})
     center.health.clear_call(kiosk.id, call)
+    # the kiosk's own screen waits on its live channel for this
+    approved = {"type": "approved", "kiosk": kiosk.id, "call": call, "staff": who.staff}
+    center.hub.publish(f"till:{kiosk.id}", approved)
     return web.json_response({"kiosk": kiosk.id, "call": call, "command": command})
 
 
