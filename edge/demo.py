@@ -222,6 +222,8 @@ async def make_demo_sales(app: web.Application) -> int:
     cashier = Actor(staff="C01", till="T01")
     with contextlib.suppress(Conflict):  # open since an earlier run of the demo
         await app[DAYS].open_till(cashier, DEMO_FLOAT)
+    with contextlib.suppress(Conflict):  # the self-checkout takes no cash: no float
+        await app[DAYS].open_till(Actor(staff="C01", till="kiosk-01"), 0)
     made = 0
     for number, (lines, member, tenders) in enumerate(DEMO_SALES, start=1):
         sale_id = f"00000000-0000-4000-8000-{number:012d}"

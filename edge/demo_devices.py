@@ -3,8 +3,10 @@
 A demo gateway (`gw-demo`) bridges the simulated devices of till T01 — a receipt printer on a
 local TCP port (the simulator records what it prints), a cash drawer on its kick port, a
 Toledo 8217 scale and a CR-terminated serial scanner on ptys — and a self-checkout kiosk
-`kiosk-01` gets a login of its own. A small control panel on 127.0.0.1 scans codes and puts
-weight on the scale; what follows goes the real way (driver → gateway → MQTT → server).
+`kiosk-01` gets a login of its own, a scanner and a scale for its produce and bagging area
+(`scale-k1`, `scanner-k1`, on the same gateway). A small control panel on 127.0.0.1 scans
+codes and puts weight on the scales; what follows goes the real way (driver → gateway →
+MQTT → server).
 Passwords are made once per demo data directory and kept beside the ledger (mode 0600), so a
 restarted demo reconnects with the same logins.
 """
@@ -41,6 +43,8 @@ DEMO_DEVICES = (
     Device("scale-01", "scale", GATEWAY, "T01", "T01 电子秤 scale"),
     Device("scanner-01", "scanner", GATEWAY, "T01", "T01 扫码枪 scanner"),
     Device("kiosk-01", "kiosk", label="自助收银 1 Self-checkout 1"),
+    Device("scale-k1", "scale", GATEWAY, "kiosk-01", "自助收银 1 称重/装袋秤 bagging scale"),
+    Device("scanner-k1", "scanner", GATEWAY, "kiosk-01", "自助收银 1 扫码器 scanner"),
 )
 LOGINS = (GATEWAY, "kiosk-01")  # the devices that connect by themselves
 ACTOR = Actor(staff="demo")
@@ -90,6 +94,8 @@ async def running_demo_devices(
         printer = sims.enter_context(PrinterSimulator())
         scale = sims.enter_context(ScaleSimulator("toledo8217"))
         scanner = sims.enter_context(ScannerSimulator(b"\r"))
+        kiosk_scale = sims.enter_context(ScaleSimulator("toledo8217"))
+        kiosk_scanner = sims.enter_context(ScannerSimulator(b"\r"))
         config = GatewayConfig(
             id=GATEWAY,
             store=settings.store.id,
@@ -104,9 +110,16 @@ async def running_demo_devices(
                 {"id": "scale-01", "type": "scale", "profile": "toledo8217", "port": scale.port},
                 {"id": "scanner-01", "type": "scanner", "profile": "serial_cr",
                  "port": scanner.port},
+                {"id": "scale-k1", "type": "scale", "profile": "toledo8217",
+                 "port": kiosk_scale.port},
+                {"id": "scanner-k1", "type": "scanner", "profile": "serial_cr",
+                 "port": kiosk_scanner.port},
             ],
         )  # fmt: skip
-        panel = Panel(Simulators(scanner=scanner, scale=scale, printer=printer))
+        panel = Panel(
+            Simulators(scanner=scanner, scale=scale, printer=printer,
+                       kiosk_scanner=kiosk_scanner, kiosk_scale=kiosk_scale)
+        )  # fmt: skip
         panel_url = await panel.start()
         gateway = Gateway(config)
         await gateway.start()
@@ -118,10 +131,14 @@ async def running_demo_devices(
                     "printer-01": {"tcp": f"127.0.0.1:{printer.port}"},
                     "scale-01": {"pty": scale.port, "protocol": "toledo8217"},
                     "scanner-01": {"pty": scanner.port, "suffix": "CR"},
+                    "scale-k1": {"pty": kiosk_scale.port, "protocol": "toledo8217"},
+                    "scanner-k1": {"pty": kiosk_scanner.port, "suffix": "CR"},
                 },
                 "printer": printer,
                 "scale": scale,
                 "scanner": scanner,
+                "kiosk_scale": kiosk_scale,
+                "kiosk_scanner": kiosk_scanner,
             }
         finally:
             await gateway.stop()

@@ -6,6 +6,7 @@ gateway → MQTT → server → till.
 
 - `POST /scan` {"code": "6901234567892"} — the scanner reads a code (CR-terminated on its line)
 - `POST /weight` {"grams": 1250, "motion": false} — goods on (or moving on) the scale
+  (both take `"at": "kiosk"` for the self-checkout kiosk's scanner and bagging scale)
 - `POST /paper` {"state": "ok" | "near_end" | "out"} — the printer's paper sensor
 - `GET /receipts` — the latest receipts the printer received, as text lines
 """
@@ -35,6 +36,14 @@ class Simulators:
     scanner: ScannerSimulator | None = None
     scale: ScaleSimulator | None = None
     printer: PrinterSimulator | None = None
+    kiosk_scanner: ScannerSimulator | None = None
+    kiosk_scale: ScaleSimulator | None = None
+
+    def at(self, body: dict[str, Any]) -> tuple[ScannerSimulator | None, ScaleSimulator | None]:
+        """Return the scanner and scale a request names (`"at": "kiosk"`, else the till's)."""
+        if body.get("at") == "kiosk":
+            return self.kiosk_scanner, self.kiosk_scale
+        return self.scanner, self.scale
 
 
 def _error(status: int, code: str, message: str) -> web.Response:
@@ -74,10 +83,13 @@ def build_panel(sims: Simulators) -> web.Application:
             return _error(400, "invalid_input", "code must be 1-64 ASCII characters")
         if not code.isprintable():
             return _error(400, "invalid_input", "code must be printable")
-        if sims.scanner is None:
-            return _error(404, "no_scanner", "the demo runs no simulated scanner")
+        if body.get("at", "till") not in ("till", "kiosk"):
+            return _error(400, "invalid_input", "at must be till or kiosk")
+        scanner = sims.at(body)[0]
+        if scanner is None:
+            return _error(404, "no_scanner", "the demo runs no simulated scanner there")
         try:
-            await asyncio.to_thread(sims.scanner.scan, code)
+            await asyncio.to_thread(scanner.scan, code)
         except OSError as err:
             return _error(503, "unplugged", str(err))
         return web.json_response({"scanned": code})
@@ -92,10 +104,13 @@ def build_panel(sims: Simulators) -> web.Application:
             return _error(400, "invalid_input", "grams must be an integer from 0 to 100000")
         if not isinstance(motion, bool):
             return _error(400, "invalid_input", "motion must be true or false")
-        if sims.scale is None:
-            return _error(404, "no_scale", "the demo runs no simulated scale")
-        sims.scale.set_weight(grams)
-        sims.scale.set_motion(motion)
+        if body.get("at", "till") not in ("till", "kiosk"):
+            return _error(400, "invalid_input", "at must be till or kiosk")
+        scale = sims.at(body)[1]
+        if scale is None:
+            return _error(404, "no_scale", "the demo runs no simulated scale there")
+        scale.set_weight(grams)
+        scale.set_motion(motion)
         return web.json_response({"grams": grams, "motion": motion})
 
     @routes.post("/paper")
@@ -115,9 +130,10 @@ def build_panel(sims: Simulators) -> web.Application:
     async def receipts(request: web.Request) -> web.Response:
         if sims.printer is None:
             return _error(404, "no_printer", "the demo runs no simulated printer")
-        jobs = sims.printer.jobs()[-RECEIPTS_SHOWN:]
+        finished = sims.printer.receipts()
+        jobs = finished[-RECEIPTS_SHOWN:]
         shown = [escpos_reader.lines(escpos_reader.read(job)) for job in reversed(jobs)]
-        return web.json_response({"printed": len(sims.printer.jobs()), "receipts": shown})
+        return web.json_response({"printed": len(finished), "receipts": shown})
 
     app.add_routes(routes)
     return app
@@ -156,13 +172,17 @@ pre{background:#f4f4f4;padding:.6rem;white-space:pre-wrap}
 #out{color:#064}
 </style></head><body>
 <h1>模拟设备 Simulated devices</h1>
-<p>操作会经过真实路径：模拟器 → 驱动 → 网关 → MQTT → 服务器 → 收银台。
-Actions go the real way: simulator → driver → gateway → MQTT → server → till T01.</p>
+<p>操作会经过真实路径：模拟器 → 驱动 → 网关 → MQTT → 服务器 → 收银台/自助收银。
+Actions go the real way: simulator → driver → gateway → MQTT → server → till T01 or kiosk-01.</p>
 <fieldset><legend>扫码枪 Scanner</legend>
-<form id="scan"><input name="code" value="6901234567892" size="20" aria-label="code">
+<form id="scan"><select name="at" aria-label="where"><option value="till">T01</option>
+<option value="kiosk">kiosk-01</option></select>
+<input name="code" value="6901234567892" size="20" aria-label="code">
 <button>扫码 Scan</button></form></fieldset>
 <fieldset><legend>秤 Scale</legend>
-<form id="weight"><input name="grams" type="number" min="0" max="100000" value="1250"
+<form id="weight"><select name="at" aria-label="where"><option value="till">T01</option>
+<option value="kiosk">kiosk-01</option></select>
+<input name="grams" type="number" min="0" max="100000" value="1250"
  aria-label="grams"> g <label><input name="motion" type="checkbox"> 晃动 moving</label>
 <button>称重 Weigh</button></form></fieldset>
 <fieldset><legend>打印机 Printer</legend>
@@ -184,8 +204,9 @@ function on(id, body) {
     call("/" + id, body(new FormData(event.target)));
   });
 }
-on("scan", (f) => ({code: f.get("code")}));
-on("weight", (f) => ({grams: Number(f.get("grams")), motion: f.get("motion") === "on"}));
+on("scan", (f) => ({code: f.get("code"), at: f.get("at")}));
+on("weight", (f) => ({grams: Number(f.get("grams")), motion: f.get("motion") === "on",
+  at: f.get("at")}));
 on("paper", (f) => ({state: f.get("state")}));
 document.getElementById("show").addEventListener("click", async () => {
   const data = await (await fetch("/receipts")).json();

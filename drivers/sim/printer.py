@@ -113,6 +113,14 @@ class PrinterSimulator:
         """Return the received data split into jobs at each cut (status requests left out)."""
         return [job for record in self.connections() for job in escpos_reader.jobs(record)]
 
+    def receipts(self) -> list[bytes]:
+        """Return the finished jobs: those ending with a cut (a lone drawer kick is not one)."""
+        return [
+            job
+            for job in self.jobs()
+            if [op.kind for op in escpos_reader.read(job)][-1:] == ["cut"]
+        ]
+
     def wait_jobs(self, count: int, timeout: float = 3.0) -> list[bytes]:
         """Wait until `count` jobs have arrived (or `timeout` passed); return the jobs."""
         deadline = time.monotonic() + timeout
