@@ -89,6 +89,8 @@ DEMO_PROMOTIONS = (
         "coupon_code": "WELCOME10",
     },
 )
+# the screens a demo visitor pairs: two tills, the self-checkout, the back office
+DEMO_SCREENS = ("T01", "T02", "kiosk-01", "OFFICE")
 DEMO_MEMBER = {"id": "M0001", "name": "王小明", "phone": "13812348000", "card_no": "VIP-0001"}
 DEMO_STORE = StoreSettings(
     id="DEMO-001",
@@ -122,6 +124,10 @@ def demo_description(settings: Settings, base_url: str) -> dict[str, object]:
         "ledger": str(settings.ledger_path),
         "urls": {
             "base": base_url,
+            "till": f"{base_url}/till",
+            "kiosk": f"{base_url}/kiosk",
+            "attendant": f"{base_url}/attendant",
+            "admin": f"{base_url}/admin",
             "healthz": f"{base_url}/healthz",
             "readyz": f"{base_url}/readyz",
             "store": f"{base_url}/api/v1/store",
@@ -180,7 +186,7 @@ async def seed_demo_catalog(settings: Settings) -> dict[str, Any]:
         token = await auth.create_token("demo", "manager", None, DEMO_ACTOR)
         pairings = {
             till: (await auth.create_pairing(till, f"Till {till[1:]}", DEMO_ACTOR))[0]
-            for till in ("T01", "T02")
+            for till in DEMO_SCREENS
         }
     finally:
         await ledger.stop()
@@ -284,7 +290,7 @@ async def run_demo(data_dir: Path, host: str, port: int) -> None:
         for name, url in description["urls"].items():  # type: ignore[attr-defined]
             print(f"  {name:<8} {url}", flush=True)  # noqa: T201
         codes = ", ".join(f"{t} {c}" for t, c in catalog["pairing_codes"].items())
-        print(f"  pair a browser as a till with a code: {codes}", flush=True)  # noqa: T201
+        print(f"  pair a browser (one code per screen): {codes}", flush=True)  # noqa: T201
         people = ", ".join(f"{s[0]} ({s[2]}) PIN {s[3]}" for s in DEMO_STAFF)
         print(f"  staff    {people}", flush=True)  # noqa: T201
         print(f"  broker   mqtt://127.0.0.1:{port} (device logins in demo.json)", flush=True)  # noqa: T201
