@@ -15,6 +15,7 @@ import getpass
 import logging
 import os
 import secrets
+import shutil
 import socket
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -157,8 +158,12 @@ class EmbeddedBroker:
                 run_as=getpass.getuser() if os.geteuid() == 0 else None,
             )
         )
+        # the broker dies with the server even when the server is killed (SIGKILL, a crash):
+        # util-linux's setpriv sets the parent-death signal, then execs mosquitto in place
+        setpriv = shutil.which("setpriv")
+        guard = [setpriv, "--pdeathsig", "TERM", "--"] if setpriv else []
         self._process = await asyncio.create_subprocess_exec(
-            self.settings.mosquitto, "-c", str(conf),
+            *guard, self.settings.mosquitto, "-c", str(conf),
             stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.DEVNULL,
         )  # fmt: skip
         loop = asyncio.get_running_loop()

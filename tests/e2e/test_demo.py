@@ -132,3 +132,30 @@ def test_demo_runs_until_signalled(tmp_path: Path, stop_signal: signal.Signals) 
     assert "ready" in out
     assert not (data / "demo.json").exists()
     assert (data / "ledger.db").is_file()
+
+
+def test_a_killed_demo_takes_its_broker_with_it(tmp_path: Path) -> None:
+    data = tmp_path / "demo"
+    edge = Path(sys.executable).parent / "edge"
+    child = subprocess.Popen(
+        [edge, "demo", "--data", str(data), "--port", "0", "--host", "127.0.0.1"],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        description = wait_for(data / "demo.json", child)  # type: ignore[arg-type]
+        port = description["broker"]["port"]  # type: ignore[index]
+        child.kill()  # no clean shutdown: the broker must not outlive the server
+        child.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while True:
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", port)) != 0:
+                    break
+            assert time.monotonic() < deadline, "the broker outlived the killed server"
+            time.sleep(0.1)
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
