@@ -245,9 +245,11 @@ def transport_factory(
     if isinstance(usb, Mapping):
         vid = _usb_id(usb.get("vid"), settings.usb_vid, "vid")
         pid = _usb_id(usb.get("pid"), settings.usb_pid, "pid")
-        serial = usb.get("serial")
+        serial, path = usb.get("serial"), usb.get("path")
         serial_number = serial if isinstance(serial, str) else None
+        port_path = path if isinstance(path, str) else None
         return lambda: UsbTransport(
-            vid, pid, serial_number, backend=usb_backend, write_timeout=settings.job_timeout
-        )
+            vid, pid, serial_number, path=port_path, backend=usb_backend,
+            write_timeout=settings.job_timeout,
+        )  # fmt: skip
     raise ProfileError(f"{device_id}: a printer needs host, port or usb in its config")

@@ -1,8 +1,8 @@
 """A USB printer as a byte Transport: pyusb behind one typed wrapper.
 
-The printer is found by vendor/product id and its USB serial number, which stays the same
-whichever port or order it is plugged in (bus addresses do not). Jobs go to the bulk-OUT
-endpoint of its printer-class interface; status replies come back on bulk-IN.
+The printer is found by vendor/product id and its USB serial number (or, without one, its
+port path), which stay the same whichever order it is plugged in (bus addresses do not). Jobs
+go to the bulk-OUT endpoint of its printer-class interface; status replies come back on bulk-IN.
 
 `Resource busy`: the kernel's usblp driver binds to every printer-class interface and holds
 it, so claiming the interface fails with EBUSY. `open()` detaches the kernel driver from the
@@ -18,22 +18,9 @@ import usb.core
 import usb.util
 
 from drivers.base import TransportError
+from drivers.usb import USB_FAILURES, active_configuration, claim, endpoint, find_device
 
 PRINTER_CLASS = 7
-
-
-def _endpoint(interface: Any, direction: int) -> Any:
-    """Return the interface's bulk endpoint in one direction (None when missing)."""
-
-    def match(endpoint: Any) -> bool:
-        """Tell whether an endpoint is bulk in the wanted direction."""
-        address, attributes = endpoint.bEndpointAddress, endpoint.bmAttributes
-        return bool(
-            usb.util.endpoint_direction(address) == direction
-            and usb.util.endpoint_type(attributes) == usb.util.ENDPOINT_TYPE_BULK
-        )
-
-    return usb.util.find_descriptor(interface, custom_match=match)
 
 
 class UsbTransport:
@@ -45,6 +32,7 @@ class UsbTransport:
         pid: int,
         serial_number: str | None = None,
         *,
+        path: str | None = None,
         backend: Any = None,
         write_timeout: float = 10.0,
     ) -> None:
@@ -52,6 +40,7 @@ class UsbTransport:
         self.vid = vid
         self.pid = pid
         self.serial_number = serial_number
+        self.path = path
         self.backend = backend
         self.write_timeout = write_timeout
         self._device: Any = None
@@ -61,43 +50,29 @@ class UsbTransport:
 
     def _find(self) -> Any:
         """Return the matching device (raises TransportError)."""
-        try:
-            found = usb.core.find(
-                find_all=True, idVendor=self.vid, idProduct=self.pid, backend=self.backend
-            )
-            for device in found:
-                if self.serial_number is None or device.serial_number == self.serial_number:
-                    return device
-        except (usb.core.USBError, usb.core.NoBackendError, ValueError) as err:
-            raise TransportError(f"USB {self.vid:04x}:{self.pid:04x}: {err}") from err
-        raise TransportError(
-            f"no USB printer {self.vid:04x}:{self.pid:04x} serial {self.serial_number!r}"
-        )
+        who = f"serial {self.serial_number!r}" if self.path is None else f"port {self.path}"
+        return find_device(
+            self.vid, self.pid, serial=self.serial_number, path=self.path, backend=self.backend,
+            what=f"USB printer {self.vid:04x}:{self.pid:04x} {who}",
+        )  # fmt: skip
 
     def open(self) -> UsbTransport:
         """Find the printer, take its printer interface from usblp, find its endpoints."""
         device = self._find()
         try:
-            try:
-                config = device.get_active_configuration()
-            except usb.core.USBError:
-                device.set_configuration()
-                config = device.get_active_configuration()
+            config = active_configuration(device)
             interface = (
                 usb.util.find_descriptor(
                     config, custom_match=lambda i: i.bInterfaceClass == PRINTER_CLASS
                 )
                 or config[(0, 0)]
             )
-            number = interface.bInterfaceNumber
-            if device.is_kernel_driver_active(number):
-                device.detach_kernel_driver(number)
-            usb.util.claim_interface(device, number)
-        except (usb.core.USBError, NotImplementedError) as err:
+            claim(device, interface.bInterfaceNumber)
+        except USB_FAILURES as err:
             usb.util.dispose_resources(device)
             raise TransportError(f"USB printer {self.serial_number!r}: {err}") from err
-        self._out = _endpoint(interface, usb.util.ENDPOINT_OUT)
-        self._in = _endpoint(interface, usb.util.ENDPOINT_IN)
+        self._out = endpoint(interface, usb.util.ENDPOINT_OUT, usb.util.ENDPOINT_TYPE_BULK)
+        self._in = endpoint(interface, usb.util.ENDPOINT_IN, usb.util.ENDPOINT_TYPE_BULK)
         self._device = device
         if self._out is None:
             self.close()

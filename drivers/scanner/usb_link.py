@@ -23,6 +23,8 @@ import usb.util
 
 from drivers.base import TransportError
 from drivers.scanner.profile import UsbSettings
+from drivers.usb import USB_FAILURES, active_configuration, claim, find_device
+from drivers.usb import endpoint as find_endpoint
 
 HID_SET_REPORT = 0x09
 HID_SET_IDLE = 0x0A
@@ -30,34 +32,6 @@ HID_SET_PROTOCOL = 0x0B
 CLASS_INTERFACE_OUT = 0x21  # host to device, class request, to an interface
 REPORT_OUTPUT = 0x02
 REPORT_FEATURE = 0x03
-
-
-def port_path(device: Any) -> str:
-    """Return a device's physical position as `bus-port.port…` (as in /sys/bus/usb/devices)."""
-    ports = getattr(device, "port_numbers", None) or ()
-    return f"{device.bus}-{'.'.join(str(port) for port in ports)}"
-
-
-def _serial_number(device: Any) -> str | None:
-    """Return a device's USB serial number (None when it has none or it cannot be read)."""
-    try:
-        value = device.serial_number
-    except (usb.core.USBError, ValueError, NotImplementedError):
-        return None
-    return value if isinstance(value, str) else None
-
-
-def _interrupt_in(interface: Any) -> Any:
-    """Return the interface's first interrupt-IN endpoint (None when it has none)."""
-
-    def match(endpoint: Any) -> bool:
-        """Tell whether an endpoint is interrupt IN."""
-        return bool(
-            usb.util.endpoint_direction(endpoint.bEndpointAddress) == usb.util.ENDPOINT_IN
-            and usb.util.endpoint_type(endpoint.bmAttributes) == usb.util.ENDPOINT_TYPE_INTR
-        )
-
-    return usb.util.find_descriptor(interface, custom_match=match)
 
 
 class UsbReportLink:
@@ -88,52 +62,35 @@ class UsbReportLink:
         who = f"serial {self.serial_number!r}" if self.serial_number else f"port {self.path}"
         return f"USB scanner {self.vendor_id:04x}:{self.product_id:04x} {who}"
 
-    def _matches(self, device: Any) -> bool:
-        """Tell whether a device with the right vid/pid is this scanner."""
-        if self.path is not None and port_path(device) != self.path:
-            return False
-        return self.serial_number is None or _serial_number(device) == self.serial_number
-
     def _find(self) -> Any:
         """Return the scanner's pyusb device (raises TransportError)."""
         if self.serial_number is None and self.path is None:
             raise TransportError(f"{self}: needs a serial number or port path to be found")
-        try:
-            device = usb.core.find(
-                idVendor=self.vendor_id,
-                idProduct=self.product_id,
-                custom_match=self._matches,
-                backend=self.backend,
-            )
-        except (usb.core.USBError, usb.core.NoBackendError, ValueError) as err:
-            raise TransportError(f"{self}: {err}") from err
-        if device is None:
-            raise TransportError(f"{self} is not plugged in")
-        return device
+        return find_device(
+            self.vendor_id, self.product_id, serial=self.serial_number, path=self.path,
+            backend=self.backend, what=str(self),
+        )  # fmt: skip
 
     def open(self) -> UsbReportLink:
         """Find the scanner, take its interface from the kernel, prepare its reports."""
         device = self._find()
         number = self.settings.interface
         try:
-            try:
-                config = device.get_active_configuration()
-            except usb.core.USBError:
-                device.set_configuration()
-                config = device.get_active_configuration()
-            interface = usb.util.find_descriptor(config, bInterfaceNumber=number)
+            interface = usb.util.find_descriptor(
+                active_configuration(device), bInterfaceNumber=number
+            )
             if interface is None:
                 raise TransportError(f"{self} has no interface {number}")
-            if self.settings.detach_kernel_driver and device.is_kernel_driver_active(number):
-                device.detach_kernel_driver(number)
-            usb.util.claim_interface(device, number)
+            claim(device, number, detach=self.settings.detach_kernel_driver)
             endpoint = self.settings.endpoint or getattr(
-                _interrupt_in(interface), "bEndpointAddress", None
+                find_endpoint(interface, usb.util.ENDPOINT_IN, usb.util.ENDPOINT_TYPE_INTR),
+                "bEndpointAddress",
+                None,
             )
             if endpoint is None:
                 raise TransportError(f"{self} has no interrupt-IN endpoint")
             self._class_requests(device, number)
-        except (usb.core.USBError, NotImplementedError, ValueError) as err:
+        except USB_FAILURES as err:
             usb.util.dispose_resources(device)
             raise TransportError(f"{self}: {err}") from err
         except TransportError:

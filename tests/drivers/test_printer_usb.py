@@ -230,3 +230,18 @@ def test_without_a_serial_number_the_first_match_is_used() -> None:
     assert first.received == b"\x10\x04\x04"
     with pytest.raises(TransportError):
         transport.write(b"x")
+
+
+def test_a_printer_without_a_serial_number_is_found_by_port_path() -> None:
+    left, right = FakePrinter("", 1, 2), FakePrinter("", 1, 3)
+    config = {"usb": {"path": "1-3"}}
+    transport = printer.create(
+        "printer-04", config, profile(), {}, usb_backend=FakeBackend(left, right)
+    ).transport
+    transport.open()
+    transport.write(b"\x10\x04\x04")
+    transport.close()
+    assert (left.received, right.received) == (b"", b"\x10\x04\x04")
+    gone = UsbTransport(EPSON, TM_T88V, path="2-9", backend=FakeBackend(left, right))
+    with pytest.raises(TransportError, match="port 2-9 is not plugged in"):
+        gone.open()
