@@ -21,7 +21,7 @@ from tests.browser.conftest import KIOSK_SIZE, TILL_SIZE, Pages, Store, shot, si
 
 COKE = "6901234567892"  # 350 g a can in the demo catalog
 BEER = "6901234567830"  # age restricted, 800 g
-SETTINGS = "idle=12&grace=1500&poll=400"
+SETTINGS = "idle=12&grace=1500"
 
 
 async def open_kiosk(store: Store) -> None:

@@ -5,7 +5,8 @@
 //
 // Settings come from the page's query string (the kiosk's start URL): idle=<seconds> before an
 // unattended kiosk resets (default 90), grace=<ms> a bagging mismatch may last before an
-// attendant is called (default 2500), poll=<ms> between checks of an open call (default 1500).
+// attendant is called (default 2500). An approval arrives on the kiosk's live channel; after a
+// reconnect the kiosk asks once whether its call is still open.
 
 import { api, ApiError, newId } from "../common/api.js";
 import {
@@ -25,7 +26,6 @@ const setting = (name, fallback) => {
 const config = {
   idleMs: setting("idle", 90) * 1000,
   graceMs: setting("grace", 2500),
-  pollMs: setting("poll", 1500),
 };
 
 const state = {
@@ -44,7 +44,6 @@ const state = {
 let nextKey = 1;
 let bagging = null;
 let idleTimer = null;
-let pollTimer = null;
 let who = "";
 
 const name = (product) => (getLocale() === "zh-CN" ? product.name_zh : product.name_en)
@@ -221,7 +220,6 @@ async function block(reason, detail, onApproved = () => {}) {
   } catch (err) {
     showError(err);
   }
-  watchCall();
 }
 
 function renderBlock() {
@@ -240,30 +238,21 @@ function renderBlock() {
   $(".blocked-cancel").classList.toggle("hidden", current.reason !== "help");
 }
 
-function watchCall() {
-  clearInterval(pollTimer);
-  pollTimer = setInterval(pollCall, config.pollMs);
-}
-
-async function pollCall() {
+/** Ask whether the open call was approved while the live channel was down. */
+async function checkCall() {
   const current = state.block;
-  if (!current) {
-    clearInterval(pollTimer);
-    return;
-  }
-  if (!current.call) return;
+  if (!current || !current.call) return;
   try {
     const open = await api("GET", `/api/v1/kiosks/${encodeURIComponent(state.kiosk)}/calls`);
     if (state.block === current && !open.calls.some((c) => c.id === current.call)) approved();
   } catch {
-    /* offline for a moment: the next poll asks again */
+    /* offline again: the next reconnect asks again */
   }
 }
 
 function approved(call) {
   const current = state.block;
   if (!current || (call && current.call && call !== current.call)) return;
-  clearInterval(pollTimer);
   state.block = null;
   renderBlock();
   toast(t("blocked.approved"));
@@ -276,7 +265,6 @@ function approved(call) {
 async function withdraw() {
   const current = state.block;
   if (!current) return;
-  clearInterval(pollTimer);
   state.block = null;
   renderBlock();
   updatePay();
@@ -454,7 +442,7 @@ function onLive(message) {
   } else if (message.type === "weight_error") {
     state.weight = null;
     renderWeighing();
-  } else if (message.type === "approved" || message.type === "call_approved") {
+  } else if (message.type === "approved") {
     approved(message.call);
   }
 }
@@ -571,7 +559,7 @@ async function start() {
       badge.textContent = t(`live.${live}`);
     },
     onResync: () => {
-      pollCall();
+      checkCall();
       if (bagging) bagging.check();
     },
   });
