@@ -7,17 +7,18 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project runs or tests against (grows with the features that need them).
-APT_PACKAGES := sqlite3 wrk mosquitto mosquitto-clients libusb-1.0-0 chromium fonts-wqy-microhei systemd
+APT_PACKAGES := sqlite3 wrk mosquitto mosquitto-clients libusb-1.0-0 chromium fonts-wqy-microhei systemd \
+	postgresql ansible-core ansible-lint openssl
 DEMO_DIR ?= .demo
 DEMO_PORT ?= 8080
 DEMO_HOST ?= 127.0.0.1
 
-.PHONY: demo test lint typecheck unit system-deps venv clean bench
+.PHONY: demo test lint typecheck unit system-deps venv tools clean bench
 
 demo: venv
 	$(BIN)/edge demo --data $(DEMO_DIR) --port $(DEMO_PORT) --host $(DEMO_HOST)
 
-test: venv lint typecheck unit
+test: venv tools lint typecheck unit
 
 lint: venv
 	$(BIN)/ruff check .
@@ -26,7 +27,7 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-unit: venv
+unit: venv tools
 	$(BIN)/pytest -q
 
 bench: venv
@@ -48,6 +49,15 @@ system-deps:
 	echo "installing Debian packages:$$missing"; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get update -q; \
 	$$sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing
+
+# promtool (checks /metrics and the alert rules) from Debian's prometheus package, unpacked into
+# the venv: installing the package would also install and start a Prometheus server.
+tools: $(BIN)/promtool
+
+$(BIN)/promtool: | $(VENV)/.installed
+	tmp=$$(mktemp -d); trap 'rm -rf "$$tmp"' EXIT; \
+	(cd "$$tmp" && apt-get download -q prometheus >/dev/null && dpkg-deb -x prometheus_*.deb root); \
+	install -m 0755 "$$tmp/root/usr/bin/promtool" $@
 
 # The venv is rebuilt when pyproject.toml changes; the stamp records a complete install.
 venv: $(VENV)/.installed

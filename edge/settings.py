@@ -216,6 +216,19 @@ class MqttSettings:
 
 
 @dataclass(frozen=True)
+class HqSettings:
+    """The link to HQ: uplink of the journal, downlink of the catalog (SPEC 2.2)."""
+
+    url: str = ""  # e.g. https://hq.example.com; empty = no HQ link (the store sells on alone)
+    batch_events: int = 5000  # at most this many events per batch (the contract's cap)
+    batch_bytes: int = 4 * 1024 * 1024  # and at most this many compressed bytes
+    timeout_s: int = 30  # one request's limit; a timeout is retried like a 503
+    backoff_max_s: int = 300  # retries wait 1 s, 2 s, 4 s ... up to this, with full jitter
+    idle_s: int = 2  # with nothing to send, look at the journal again after this long
+    catalog_interval_s: int = 300  # ask HQ for catalog changes this often; 0 = never
+
+
+@dataclass(frozen=True)
 class Secrets:
     """Secrets from $CREDENTIALS_DIRECTORY; never printed."""
 
@@ -245,6 +258,7 @@ class Settings:
     points: PointsSettings = PointsSettings()
     members: MemberSettings = MemberSettings()
     mqtt: MqttSettings = MqttSettings()
+    hq: HqSettings = HqSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -278,6 +292,7 @@ SECTIONS: dict[str, type[Any]] = {
     "points": PointsSettings,
     "members": MemberSettings,
     "mqtt": MqttSettings,
+    "hq": HqSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
@@ -353,6 +368,17 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "auth.session_hours": lambda v: "" if 1 <= v <= 24 * 7 else "must be between 1 and 168",
     "auth.pairing_minutes": lambda v: "" if 1 <= v <= 24 * 60 else "must be between 1 and 1440",
     "auth.void_limit": lambda v: "" if 0 <= v <= 100_000_000 else "must be 0..100000000",
+    "hq.url": lambda v: (
+        "" if not v or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", v) else "must be an http(s) URL"
+    ),
+    "hq.batch_events": lambda v: "" if 1 <= v <= 5000 else "must be between 1 and 5000",
+    "hq.batch_bytes": lambda v: (
+        "" if 64 * 1024 <= v <= 4 * 1024 * 1024 else "must be between 65536 and 4194304"
+    ),
+    "hq.timeout_s": lambda v: "" if 1 <= v <= 600 else "must be between 1 and 600",
+    "hq.backoff_max_s": lambda v: "" if 1 <= v <= 3600 else "must be between 1 and 3600",
+    "hq.idle_s": lambda v: "" if 1 <= v <= 3600 else "must be between 1 and 3600",
+    "hq.catalog_interval_s": lambda v: "" if 0 <= v <= 86_400 else "must be 0..86400",
     "checkout.e_receipt_base_url": lambda v: (
         "" if not v or re.match(r"^https?://[^\s/]+(/[^\s]*)?$", v) else "must be an http(s) URL"
     ),
@@ -433,6 +459,7 @@ def settings_from_mapping(
         points=built["points"],
         members=built["members"],
         mqtt=_relative_mqtt(built["mqtt"], source),
+        hq=built["hq"],
         secrets=load_secrets(env),
         source=source,
     )
