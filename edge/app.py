@@ -19,6 +19,7 @@ from edge.domain.points import PointsRules
 from edge.domain.tax import TaxPolicy
 from edge.domain.tenders import currency_exponent
 from edge.ledger.ledger import Ledger, utc_clock
+from edge.metrics import METRICS, HqCollector, ServerMetrics
 from edge.protocol.chain import Event
 from edge.services.auth import Auth, store_pepper
 from edge.services.basket import Pricing
@@ -34,6 +35,7 @@ from edge.services.payments import SimulatedTerminal
 from edge.services.printing import PrintJobs, ReceiptContext
 from edge.services.readiness import Readiness
 from edge.services.returns import Returns
+from edge.services.uplink import NoUplink
 from edge.settings import Settings
 from edge.web import (
     auth,
@@ -42,6 +44,7 @@ from edge.web import (
     days,
     devices,
     health,
+    hq,
     inventory,
     kiosk,
     members,
@@ -70,11 +73,13 @@ from edge.web.keys import (
     RETURNS,
     SETTINGS,
     SOCKETS,
+    UPLINK,
 )
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024
+HQ_STOP_GRACE_S = 3.0
 
 
 def store_pricing(settings: Settings) -> Pricing:
@@ -108,6 +113,7 @@ def create_app(
     readiness = Readiness()
     readiness.require("ledger")
     app[READINESS] = readiness
+    app[METRICS] = ServerMetrics(settings.store.currency, worker=worker, shared=shared)
 
     async def ledger_ctx(app: web.Application) -> AsyncIterator[None]:
         ledger = Ledger(
@@ -187,6 +193,8 @@ def create_app(
             await socket.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
 
     app.cleanup_ctx.append(devices_ctx)
+    app.cleanup_ctx.append(metrics_ctx)  # counts commits; what /metrics renders
+    app.cleanup_ctx.append(_hq_ctx(settings, worker=worker))
     app.on_shutdown.append(close_sockets)
     apis = [
         health.api,
@@ -204,6 +212,7 @@ def create_app(
         baskets.api,
         receipts.api,
         devices.api,
+        hq.api,
         kiosk.api,
         reports.api,
         ui.api,
@@ -214,16 +223,69 @@ def create_app(
     return app
 
 
+async def metrics_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the app's metrics once the ledger and devices run; stop them at the end."""
+    metrics = app[METRICS]
+    metrics.start(app[LEDGER], app[READINESS], app[DEVICES])
+    yield
+    await metrics.stop()
+
+
+def _hq_ctx(
+    settings: Settings, *, worker: bool
+) -> Callable[[web.Application], AsyncIterator[None]]:
+    """Return the context that runs the HQ forwarder (in the primary, when HQ is configured)."""
+
+    async def hq_ctx(app: web.Application) -> AsyncIterator[None]:
+        if not settings.hq.url:
+            app[UPLINK] = NoUplink("no HQ configured (hq.url)")
+            yield
+            return
+        if worker:
+            app[UPLINK] = NoUplink("the HQ link runs in the primary process")
+            yield
+            return
+        if not settings.secrets.hq_key:
+            log.error("hq.url is set but the hq-key credential is missing: not forwarding")
+            app[UPLINK] = NoUplink("the hq-key credential is missing")
+            yield
+            return
+        from edge.hq.forwarder import Forwarder  # noqa: PLC0415 - only when HQ is configured
+
+        ledger = app[LEDGER]
+        forwarder = Forwarder(
+            ledger_path=settings.ledger_path,
+            store=settings.store.id,
+            settings=settings.hq,
+            key=settings.secrets.hq_key,
+            head=lambda: ledger.head[0],
+        )
+        app[UPLINK] = forwarder
+        app[METRICS].registry.register(HqCollector(forwarder))
+        ledger.listen(forwarder.nudge)
+        stop = asyncio.Event()
+        task = asyncio.create_task(forwarder.run(stop), name="hq-forwarder")
+        yield
+        stop.set()
+        try:  # a batch in flight is abandoned: HQ answers its resend as one it already has
+            await asyncio.wait_for(task, HQ_STOP_GRACE_S)
+        except TimeoutError:
+            log.info("HQ forwarder: a batch in flight was abandoned at shutdown")
+
+    return hq_ctx
+
+
 def receipt_context(settings: Settings, base_url: str | None = None) -> ReceiptContext:
     """Return what printed receipts need to know about the store."""
     configured = settings.checkout.e_receipt_base_url.rstrip("/")
     host = "127.0.0.1" if settings.http.host in ("0.0.0.0", "::") else settings.http.host  # noqa: S104
+    scheme = "https" if settings.tls.enabled else "http"
     return ReceiptContext(
         store_name=settings.store.name,
         store_id=settings.store.id,
         timezone=settings.store.timezone,
         locale=settings.store.locale,
-        e_receipt_base=configured or base_url or f"http://{host}:{settings.http.port}",
+        e_receipt_base=configured or base_url or f"{scheme}://{host}:{settings.http.port}",
     )
 
 

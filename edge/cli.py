@@ -357,7 +357,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     """Run a benchmark and print its figures, baseline and ratio."""
     from edge.bench import run_benchmark  # noqa: PLC0415 - only benchmarks need it
 
-    report = run_benchmark(args.name, seconds=args.seconds, directory=args.dir)
+    report = run_benchmark(args.name, seconds=args.seconds, directory=args.dir, events=args.events)
     if args.json:
         print(json.dumps(report, ensure_ascii=False))
     else:
@@ -406,6 +406,12 @@ def build_parser() -> argparse.ArgumentParser:
     from edge.cli_devices import add_device_commands  # noqa: PLC0415
 
     add_device_commands(sub, add)
+    from edge.cli_ops import add_ops_commands  # noqa: PLC0415
+
+    add_ops_commands(sub, add)
+    from edge.cli_hq import add_hq_commands  # noqa: PLC0415
+
+    add_hq_commands(sub, add)
 
     ledger = sub.add_parser("ledger", help="ledger maintenance")
     ledger_sub = ledger.add_subparsers(dest="ledger_command", required=True, metavar="ACTION")
@@ -464,10 +470,13 @@ def build_parser() -> argparse.ArgumentParser:
     coder.add_argument("--config")
 
     bench = add("bench", cmd_bench, "benchmarks against a baseline measured in the same run")
-    bench.add_argument("name", choices=["ledger", "checkout", "devices"])
+    bench.add_argument("name", choices=["ledger", "checkout", "devices", "hq"])
     bench.add_argument("--json", action="store_true", help="print one JSON object")
     bench.add_argument("--seconds", type=float, default=2.0, help="seconds per measured round")
     bench.add_argument("--dir", default=None, help="directory on the disk to measure")
+    bench.add_argument(
+        "--events", type=int, default=None, help="hq: backlog size (default 1,000,000)"
+    )
     return parser
 
 

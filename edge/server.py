@@ -16,18 +16,22 @@ import gc
 import logging
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime
+from pathlib import Path
 
 from aiohttp import web
 
 from edge.app import create_app
+from edge.discovery import Advertiser
 from edge.ledger.ledger import utc_clock
 from edge.sd_notify import keep_watchdog, notify
-from edge.settings import Settings
-from edge.web.keys import READINESS
+from edge.settings import FieldError, Settings, SettingsError
+from edge.tls import TlsError, check_ca_file, describe, read_certs, server_context
+from edge.web.keys import BUS, READINESS
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,7 @@ OnReady = Callable[[web.Application, str], Awaitable[None]]
 READY_FD_ENV = "EDGE_WORKER_READY_FD"  # a worker writes one line there once it serves
 WORKER_STOP_TIMEOUT_S = 15.0
 RESTART_DELAY_S = 1.0
+CERT_WARN_DAYS = 30
 
 
 async def run_server(
@@ -46,6 +51,7 @@ async def run_server(
     worker: bool = False,
 ) -> None:
     """Serve until a signal (or `stop`) arrives; call `on_ready(app, base_url)` once ready."""
+    ssl_context = tls_context(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -60,14 +66,19 @@ async def run_server(
     runner = web.AppRunner(app, handle_signals=False, access_log=None)
     await runner.setup()
     tasks: list[asyncio.Task[None]] = []
+    advertiser: Advertiser | None = None
     try:
         site = web.TCPSite(
-            runner, settings.http.host, settings.http.port, reuse_port=workers > 1 or None
-        )
+            runner, settings.http.host, settings.http.port, reuse_port=workers > 1 or None,
+            ssl_context=ssl_context,
+        )  # fmt: skip
         await site.start()
         host, port = runner.addresses[0][:2]
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
-        base_url = f"http://{shown}:{port}" if ":" not in shown else f"http://[{shown}]:{port}"
+        scheme = "https" if ssl_context is not None else "http"
+        base_url = (
+            f"{scheme}://{shown}:{port}" if ":" not in shown else f"{scheme}://[{shown}]:{port}"
+        )
         if worker:
             log.info("worker %d serving store %s on %s", os.getpid(), settings.store.id, base_url)
             tasks.append(asyncio.create_task(_orphan_watch(stop)))
@@ -75,6 +86,8 @@ async def run_server(
         else:
             log.info("serving store %s on %s", settings.store.id, base_url)
             notify(f"READY=1\nSTATUS=serving store {settings.store.id} on {base_url}")
+            advertiser = Advertiser(settings, port, getattr(app.get(BUS), "broker_port", None))
+            advertiser.start()  # in the background: READY never waits for multicast
             tasks.append(asyncio.create_task(keep_watchdog()))
             tasks.append(asyncio.create_task(_when_ready(app, base_url, on_ready, stop)))
             tasks.extend(
@@ -87,6 +100,8 @@ async def run_server(
         if not worker:
             notify("STOPPING=1\nSTATUS=stopping")
     finally:
+        if advertiser is not None:
+            await advertiser.stop()
         for task in tasks:
             task.cancel()
         for task in tasks:
@@ -95,6 +110,28 @@ async def run_server(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+
+
+def tls_context(settings: Settings, now: datetime | None = None) -> ssl.SSLContext | None:
+    """Return the HTTPS context of [tls] (None: plain HTTP); raise SettingsError on bad files."""
+    tls = settings.tls
+    if not tls.enabled:
+        return None
+    try:
+        context = server_context(Path(tls.cert), Path(tls.key))
+        if tls.ca:
+            check_ca_file(Path(tls.ca))
+    except TlsError as err:
+        raise SettingsError([FieldError(f"tls.{err.field or 'cert'}", err.message)]) from err
+    leaf = describe(read_certs(Path(tls.cert))[0])
+    days = leaf.days_left(now or datetime.now(UTC))
+    if days < 0:
+        log.error("the server certificate %s expired on %s: tills refuse it; renew it with "
+                  "`edge tls init --renew`", tls.cert, leaf.not_after.date())  # fmt: skip
+    elif days < CERT_WARN_DAYS:
+        log.warning("the server certificate %s expires in %d days: renew it with "
+                    "`edge tls init --renew`", tls.cert, days)  # fmt: skip
+    return context
 
 
 # what systemd hands the main process only: a worker must not speak for the service

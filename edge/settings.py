@@ -7,6 +7,7 @@ dotted name of the field it concerns, all at once, so a technician fixes a file 
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import tomllib
@@ -213,6 +214,29 @@ class MqttSettings:
     keepalive_s: int = 15
     print_timeout_s: int = 30  # a print job without an answer this long is marked failed
     max_queued_messages: int = 100000  # per client, in the broker config we write
+    tls_port: int = 0  # the broker's MQTT-over-TLS listener (8883), with [tls] files; 0 = none
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """HTTPS and the broker's TLS listener: the store's certificate from `edge tls init`."""
+
+    cert: str = ""  # server.pem (certificate + chain); empty = plain HTTP
+    key: str = ""  # server.key, the certificate's private key
+    ca: str = ""  # ca.pem, the store CA: the broker's cafile, the tills' trust bundle
+
+    @property
+    def enabled(self) -> bool:
+        """Tell whether the server serves HTTPS."""
+        return bool(self.cert)
+
+
+@dataclass(frozen=True)
+class ZeroconfSettings:
+    """The zeroconf (mDNS/DNS-SD) advertisement that lets tills and kiosks find the server."""
+
+    enabled: bool = True
+    interfaces: tuple[str, ...] = ()  # addresses to advertise on; none = where HTTP listens
 
 
 @dataclass(frozen=True)
@@ -259,6 +283,8 @@ class Settings:
     members: MemberSettings = MemberSettings()
     mqtt: MqttSettings = MqttSettings()
     hq: HqSettings = HqSettings()
+    tls: TlsSettings = TlsSettings()
+    zeroconf: ZeroconfSettings = ZeroconfSettings()
     secrets: Secrets = Secrets()
     source: Path | None = None
 
@@ -293,10 +319,22 @@ SECTIONS: dict[str, type[Any]] = {
     "members": MemberSettings,
     "mqtt": MqttSettings,
     "hq": HqSettings,
+    "tls": TlsSettings,
+    "zeroconf": ZeroconfSettings,
 }
 
 _STORE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$")
 _CURRENCY = re.compile(r"^[A-Z]{3}$")
+
+
+def _ip_addresses(values: tuple[str, ...]) -> str:
+    """Return '' if every value is an IP address, else which one is not."""
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return f"{value!r} is not an IP address of this machine (e.g. 192.168.1.10)"
+    return ""
 
 
 def _valid_timezone(value: str) -> str:
@@ -324,6 +362,8 @@ _CHECKS: dict[str, Callable[[Any], str]] = {
     "mqtt.session_expiry_s": lambda v: "" if 60 <= v <= 7 * 86400 else "must be 60..604800",
     "mqtt.keepalive_s": lambda v: "" if 5 <= v <= 600 else "must be 5..600",
     "mqtt.print_timeout_s": lambda v: "" if 3 <= v <= 3600 else "must be 3..3600",
+    "mqtt.tls_port": lambda v: "" if 0 <= v <= 65535 else "must be a TCP port (0: no TLS listener)",
+    "zeroconf.interfaces": _ip_addresses,
     "http.workers": lambda v: "" if 1 <= v <= 16 else "must be between 1 and 16",
     "ledger.max_group": lambda v: "" if 1 <= v <= 10_000 else "must be between 1 and 10000",
     "ledger.readers": lambda v: "" if 1 <= v <= 32 else "must be between 1 and 32",
@@ -435,6 +475,7 @@ def settings_from_mapping(
         parse_hours(hours.week(), hours.holiday_list())
     except DomainError as err:
         errors.append(FieldError("hours", err.message))
+    errors.extend(_tls_problems(built["tls"], built["mqtt"]))
     if errors:
         raise SettingsError(errors)
     paths: PathSettings = built["paths"]
@@ -460,6 +501,8 @@ def settings_from_mapping(
         members=built["members"],
         mqtt=_relative_mqtt(built["mqtt"], source),
         hq=built["hq"],
+        tls=_relative_tls(built["tls"], source),
+        zeroconf=built["zeroconf"],
         secrets=load_secrets(env),
         source=source,
     )
@@ -474,6 +517,35 @@ def _relative_mqtt(mqtt: MqttSettings, source: Path | None) -> MqttSettings:
         mqtt,
         password_file=None if mqtt.password_file is None else base / mqtt.password_file,
         dynsec_file=None if mqtt.dynsec_file is None else base / mqtt.dynsec_file,
+    )
+
+
+def _tls_problems(tls: TlsSettings, mqtt: MqttSettings) -> list[FieldError]:
+    """Return what does not fit together in [tls] and the broker's TLS listener."""
+    problems: list[FieldError] = []
+    if tls.cert and not tls.key:
+        problems.append(FieldError("tls.key", "is required when tls.cert is set"))
+    if tls.key and not tls.cert:
+        problems.append(FieldError("tls.cert", "is required when tls.key is set"))
+    if mqtt.tls_port and not tls.cert:
+        problems.append(
+            FieldError("mqtt.tls_port", "needs tls.cert and tls.key (made by `edge tls init`)")
+        )
+    if mqtt.tls_port and mqtt.tls_port == mqtt.port:
+        problems.append(FieldError("mqtt.tls_port", "must differ from mqtt.port"))
+    return problems
+
+
+def _relative_tls(tls: TlsSettings, source: Path | None) -> TlsSettings:
+    """Resolve the certificate and key paths relative to the config file's folder."""
+    if source is None:
+        return tls
+    base = source.parent
+    return replace(
+        tls,
+        cert=str(base / tls.cert) if tls.cert else "",
+        key=str(base / tls.key) if tls.key else "",
+        ca=str(base / tls.ca) if tls.ca else "",
     )
 
 
@@ -556,6 +628,8 @@ def _convert(value: Any, hint: Any) -> Any:
         return _variable_measure_rules(value)
     if hint == dict[str, int]:
         return _rate_table(value)
+    if hint == tuple[str, ...]:
+        return _text_list(value)
     raise ValueError(f"unsupported setting type {hint!r}")
 
 
@@ -575,6 +649,15 @@ def _variable_measure_rules(value: Any) -> tuple[VariableMeasureRule, ...]:
     if len(set(prefixes)) != len(prefixes):
         raise ValueError("two layouts for the same prefix")
     return tuple(rules)
+
+
+def _text_list(value: Any) -> tuple[str, ...]:
+    """Read a list of strings (TOML ["a", "b"], or "a,b" from the environment)."""
+    if isinstance(value, _EnvText):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise ValueError(f"must be a list of strings, got {value!r}")
+    return tuple(value)
 
 
 def _rate_table(value: Any) -> dict[str, int]:
@@ -617,6 +700,9 @@ def render_toml(settings: Settings) -> str:
             if isinstance(value, dict):
                 pairs = ", ".join(f"{_toml_key(k)} = {v}" for k, v in value.items())
                 lines.append(f"{f.name} = {{{pairs}}}")
+                continue
+            if isinstance(value, tuple) and all(isinstance(item, str) for item in value):
+                lines.append(f"{f.name} = [{', '.join(_toml_scalar(item) for item in value)}]")
                 continue
             if isinstance(value, tuple):
                 rules = [

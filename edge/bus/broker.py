@@ -18,6 +18,7 @@ import secrets
 import shutil
 import socket
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from edge.services.devices import BrokerFiles
@@ -27,6 +28,24 @@ log = logging.getLogger(__name__)
 
 
 PLUGIN_NAME = "mosquitto_dynamic_security.so"
+
+
+@dataclass(frozen=True)
+class BrokerTls:
+    """The broker's MQTT-over-TLS listener: its port and the store's certificate files."""
+
+    port: int
+    certfile: str  # server.pem: the certificate and its chain
+    keyfile: str
+    cafile: str = ""  # the store CA (optional: devices do not log in with certificates)
+
+
+def broker_tls(settings: Settings) -> BrokerTls | None:
+    """Return the TLS listener the settings ask for (mqtt.tls_port with [tls] files), or None."""
+    if not settings.mqtt.tls_port or not settings.tls.cert:
+        return None
+    tls = settings.tls
+    return BrokerTls(settings.mqtt.tls_port, tls.cert, tls.key, tls.ca)
 
 
 def find_plugin(configured: Path | None) -> Path:
@@ -46,9 +65,13 @@ def find_plugin(configured: Path | None) -> Path:
 
 def broker_config(
     *, host: str, port: int, plugin: Path, dynsec_file: Path, data: Path,
-    max_queued: int, run_as: str | None,
+    max_queued: int, run_as: str | None, tls: BrokerTls | None = None,
 ) -> str:  # fmt: skip
-    """Return a mosquitto.conf for one store (same settings as the shipped drop-in)."""
+    """Return a mosquitto.conf for one store (same settings as the shipped drop-in).
+
+    With `tls`, a second listener speaks MQTT over TLS (1.2 or newer) with the store's
+    certificate, for LAN devices that support it; logins and rights are the same on both.
+    """
     lines = [
         "# Written by store-edge for its private broker.",
         "per_listener_settings false",
@@ -73,6 +96,15 @@ def broker_config(
     ]
     if run_as:
         lines.append(f"user {run_as}")
+    if tls is not None:
+        lines += [
+            "# MQTT over TLS: the options below belong to this listener",
+            f"listener {tls.port} {host}",
+            *([f"cafile {tls.cafile}"] if tls.cafile else []),
+            f"certfile {tls.certfile}",
+            f"keyfile {tls.keyfile}",
+            "tls_version tlsv1.2",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -104,9 +136,11 @@ class EmbeddedBroker:
     def __init__(
         self, settings: MqttSettings, directory: Path, dynsec_file: Path,
         before_start: Callable[[], Awaitable[None]] | None = None,
+        tls: BrokerTls | None = None,
     ) -> None:  # fmt: skip
         """Remember where the broker keeps its files and what to do before each start."""
         self.settings = settings
+        self.tls = tls
         self.directory = directory
         self.dynsec_file = dynsec_file
         self.before_start = before_start
@@ -156,6 +190,7 @@ class EmbeddedBroker:
                 data=self.directory,
                 max_queued=self.settings.max_queued_messages,
                 run_as=getpass.getuser() if os.geteuid() == 0 else None,
+                tls=self.tls,
             )
         )
         # the broker dies with the server even when the server is killed (SIGKILL, a crash):

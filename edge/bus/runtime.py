@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from drivers.mqtt import SessionConfig
-from edge.bus.broker import EmbeddedBroker, free_port, server_password
+from edge.bus.broker import EmbeddedBroker, broker_tls, free_port, server_password
 from edge.bus.bus import Bus
 from edge.bus.router import DeviceRouter
 from edge.domain.devices import SERVER_USER
@@ -41,8 +41,9 @@ async def running_bus(
     await center.records.set_server_password(password)
     if mqtt.broker == "embedded":
         broker = EmbeddedBroker(
-            mqtt, settings.mqtt_dir, files.dynsec_file, before_start=center.records.prepare_broker
-        )
+            mqtt, settings.mqtt_dir, files.dynsec_file, before_start=center.records.prepare_broker,
+            tls=broker_tls(settings),
+        )  # fmt: skip
         broker.port = mqtt.port or free_port(mqtt.host)
         await broker.start()
     port = broker.port if broker is not None else mqtt.port

@@ -70,6 +70,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "device.operate": _EVERYONE,  # tare/zero a scale, print or reprint at one's till
     "device.manage": _RUNNING,  # add, bind, rotate and remove devices
     "kiosk.attend": _SELLING,  # answer a self-checkout kiosk's call
+    "hq.read": _SUPERVISING | _RUNNING,  # the HQ link's cursor, backlog and errors
+    "hq.manage": _RUNNING,  # resume forwarding after HQ refused a batch
 }
 
 STAFF_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]{0,19}$")

@@ -29,6 +29,8 @@ import fcntl
 import logging
 import os
 import sqlite3
+import time
+from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -53,6 +55,7 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MAX_GROUP = 512
 GROUP_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+COMMIT_SECONDS_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 
 
 @dataclass
@@ -66,6 +69,10 @@ class WriterStats:
     max_group: int = 0
     last_group: int = 0
     group_sizes: list[int] = field(default_factory=lambda: [0] * len(GROUP_SIZE_BUCKETS))
+    commit_seconds: float = 0.0  # time spent in the COMMIT (the fsync) of committed groups
+    commit_times: list[int] = field(  # per bucket of COMMIT_SECONDS_BUCKETS, then above them
+        default_factory=lambda: [0] * (len(COMMIT_SECONDS_BUCKETS) + 1)
+    )
 
     def count_group(self, size: int) -> None:
         """Count one committed group of `size` commands."""
@@ -77,6 +84,11 @@ class WriterStats:
             if size <= bound:
                 self.group_sizes[index] += 1
                 break
+
+    def count_commit(self, seconds: float) -> None:
+        """Count how long one group's COMMIT took."""
+        self.commit_seconds += seconds
+        self.commit_times[bisect_left(COMMIT_SECONDS_BUCKETS, seconds)] += 1
 
 
 class _Failed:
@@ -376,7 +388,9 @@ class LedgerWriter:
         try:
             if self._chain.seq != group_start[0]:
                 self._chain.record(conn)
+            began = time.perf_counter()
             conn.execute("COMMIT")
+            took = time.perf_counter() - began
         except sqlite3.Error as err:
             log.exception("ledger COMMIT failed")
             try:
@@ -391,5 +405,6 @@ class LedgerWriter:
             return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes], []
         self._release()
         self.stats.count_group(len(outcomes))
+        self.stats.count_commit(took)
         committed, tx.appended = tx.appended, []
         return outcomes, committed

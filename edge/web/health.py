@@ -7,10 +7,10 @@ import os
 
 from aiohttp import web
 
-from edge.metrics import CONTENT_TYPE, registry_for, render
+from edge.metrics import CONTENT_TYPE, METRICS
 from edge.services.store import store_info
 from edge.web.api import Api
-from edge.web.keys import DEVICES, LEDGER, READINESS, SETTINGS
+from edge.web.keys import LEDGER, READINESS, SETTINGS
 
 api = Api("health")
 
@@ -53,12 +53,12 @@ async def readyz(request: web.Request) -> web.Response:
 @api.route(
     "GET",
     "/metrics",
-    summary="Prometheus metrics (text format): devices and the device bus",
+    summary="Prometheus metrics (text format): sales, sign-ins, ledger, devices, the process",
     permission="public",
 )
 async def metrics(request: web.Request) -> web.Response:
     """Return the metrics in Prometheus's text format."""
-    body = render(registry_for(request.app[DEVICES]))
+    body = await request.app[METRICS].scrape()
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
 
 

@@ -13,6 +13,7 @@ from edge.services.office import Office
 from edge.services.orders import Orders
 from edge.services.readiness import Readiness
 from edge.services.returns import Returns
+from edge.services.uplink import Uplink
 from edge.settings import Settings
 from edge.web.api import Api
 
@@ -29,4 +30,5 @@ ORDERS = web.AppKey("orders", Orders)
 DEVICES = web.AppKey("devices", DeviceCenter)
 SOCKETS = web.AppKey("live_sockets", set[web.WebSocketResponse])
 BUS = web.AppKey("bus", object)  # the running Bus, or None without a broker
+UPLINK = web.AppKey("uplink", Uplink)
 PRINCIPAL = web.RequestKey("principal", Principal)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from time import perf_counter
 from typing import Any
 
 from aiohttp import web
@@ -10,6 +11,7 @@ from edge.domain.errors import Conflict, InvalidInput, NotFound
 from edge.domain.pricing import ManualDiscount, PriceOverride
 from edge.domain.receipt_layout import receipt_number
 from edge.domain.tenders import TENDER_KINDS, TenderInput
+from edge.metrics import METRICS
 from edge.protocol.chain import Event
 from edge.services.basket import BasketRequest, LineRequest
 from edge.services.checkout import SaleRequest, fingerprint
@@ -293,6 +295,7 @@ async def price_basket(request: web.Request) -> web.Response:
 )
 async def create_sale(request: web.Request) -> web.Response:
     """Record a sale; a retry with the same id and body returns the same sale."""
+    started = perf_counter()
     body = await read_json(request, SALE_SCHEMA)
     request.app[DAYS].check_hours()
     approved_by = await approvals(request, body)
@@ -309,7 +312,9 @@ async def create_sale(request: web.Request) -> web.Response:
     )
     record = await request.app[CHECKOUT].complete_sale(sale)
     headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
-    return web.json_response(sale_json(request, record.event), status=201, headers=headers)
+    response = web.json_response(sale_json(request, record.event), status=201, headers=headers)
+    request.app[METRICS].sale_seconds.observe(perf_counter() - started)
+    return response
 
 
 @api.route(
