@@ -156,13 +156,18 @@ class Auth:
 
     # --- staff ---------------------------------------------------------------------------
 
-    async def save_staff(self, staff: StaffInput, pin: str | None, actor: Actor) -> str:
-        """Create or update a staff member, with a new PIN when one is given."""
+    async def save_staff(
+        self, staff: StaffInput, pin: str | None, actor: Actor, *, keep_badge: bool = False
+    ) -> str:
+        """Create or update a staff member, with a new PIN when one is given.
+
+        `keep_badge`: an update keeps the badge on file (screens never see the badge itself).
+        """
         if pin is not None:
             check_pin(pin)
         salt = new_salt()
         pin_hash = await asyncio.to_thread(hash_pin, pin, salt, self._pepper) if pin else None
-        badge = self.digest("badge:" + staff.badge) if staff.badge else None
+        new_badge = self.digest("badge:" + staff.badge) if staff.badge else None
 
         def command(tx: Tx) -> str:
             before = tx.conn.execute(
@@ -171,6 +176,7 @@ class Auth:
             ).fetchone()
             if before is None and pin is None:
                 raise InvalidInput("a new staff member needs a PIN", code="pin_required")
+            badge = before[3] if keep_badge and before is not None else new_badge
             if badge is not None:
                 owner = tx.conn.execute("SELECT id FROM staff WHERE badge = ?", (badge,)).fetchone()
                 if owner is not None and owner[0] != staff.id:

@@ -25,6 +25,12 @@ IMPORT_CHUNK = 500
 Outcome = Literal["created", "updated", "unchanged"]
 
 
+class CatalogConflict(ValidationFailed):
+    """Raise when a product clashes with the catalog: HTTP 409 naming every clashing field."""
+
+    status = Conflict.status
+
+
 @dataclass(frozen=True)
 class Actor:
     """Who does something and where (recorded on the events)."""
@@ -100,7 +106,7 @@ async def save_product(ledger: Ledger, product: Product, actor: Actor) -> Outcom
     try:
         return await ledger.submit(lambda tx: _save(tx, product, actor))
     except ValidationFailed as err:
-        raise Conflict(err.message, code="catalog_conflict") from err
+        raise CatalogConflict(err.problems, code="catalog_conflict") from err
 
 
 async def save_category(ledger: Ledger, category: Category, actor: Actor) -> Outcome:

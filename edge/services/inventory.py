@@ -413,6 +413,30 @@ async def cancel_count(ledger: Ledger, count_id: str, actor: Actor) -> None:
     await ledger.submit(command)
 
 
+COUNT_STATUSES = ("open", "posted", "cancelled")
+
+
+async def list_counts(
+    ledger: Ledger, status: str | None = None, limit: int = 50
+) -> list[dict[str, Any]]:
+    """Return the latest counts (of one status, or all), newest first, with who opened them."""
+    if status is not None and status not in COUNT_STATUSES:
+        raise InvalidInput(f"status is one of {', '.join(COUNT_STATUSES)}", code="bad_status")
+    rows = await ledger.reader.fetch_all(
+        "SELECT c.id, c.scope, c.status, json_array_length(c.products), j.ts, j.staff,"
+        " json_extract(j.data, '$.note'),"
+        " (SELECT count(*) FROM count_lines l WHERE l.count_id = c.id)"
+        " FROM counts c JOIN journal j ON j.seq = c.opened_seq"
+        " WHERE (? IS NULL OR c.status = ?) ORDER BY c.opened_seq DESC LIMIT ?",
+        (status, status, limit),
+    )
+    return [
+        {"count": cid, "scope": json.loads(scope), "status": state, "products": products,
+         "counted": counted, "opened_at": ts, "opened_by": staff, "note": note or ""}
+        for cid, scope, state, products, ts, staff, note, counted in rows
+    ]  # fmt: skip
+
+
 async def count_state(ledger: Ledger, count_id: str) -> dict[str, Any]:
     """Return a count: its status and, per counted product, counted, book and variance."""
     row = await ledger.reader.fetch_one(

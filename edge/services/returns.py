@@ -111,6 +111,26 @@ class Returns:
         )
         return row_to_event(rows[0])
 
+    async def returned_lines(self, sale_id: str) -> list[dict[str, Any]]:
+        """Return, per line of a recorded sale, what was sold, what came back and what is left.
+
+        `left` is in pieces, or in grams for a weighed line: what a return may still take.
+        """
+        await self.checkout.sale_event(sale_id=sale_id)  # an unknown sale is a 404
+        rows = await self.ledger.reader.fetch_all(
+            "SELECT idx, product_id, quantity, grams, amount, returned_quantity, returned_grams,"
+            " returned_amount FROM sale_lines WHERE sale_id = ? ORDER BY idx",
+            (sale_id,),
+        )
+        return [
+            {"index": idx, "product": product, "quantity": quantity, "grams": grams,
+             "amount": amount, "returned_quantity": back_quantity, "returned_grams": back_grams,
+             "returned_amount": back_amount,
+             "left": quantity - back_quantity if grams is None else grams - back_grams}
+            for idx, product, quantity, grams, amount, back_quantity, back_grams, back_amount
+            in rows
+        ]  # fmt: skip
+
     async def _replay(self, request: ReturnRequest, seq: int, recorded_hash: str) -> ReturnRecord:
         """Answer a retry with the recorded return, or refuse another body under the id."""
         if recorded_hash != request.fingerprint:

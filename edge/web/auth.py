@@ -323,7 +323,7 @@ async def list_staff(request: web.Request) -> web.Response:
 @api.route(
     "PUT",
     "/api/v1/staff/{staff_id}",
-    summary="Create or update a staff member (a new one needs a PIN)",
+    summary="Create or update a staff member (a new one needs a PIN; no badge keeps it)",
     permission="staff.write",
     request=STAFF_SCHEMA,
     errors={409: "badge used by someone else"},
@@ -339,7 +339,9 @@ async def put_staff(request: web.Request) -> web.Response:
         badge=body.get("badge"),
         commission_bp=body.get("commission_bp", 0),
     )
-    outcome = await request.app[AUTH].save_staff(staff, body.get("pin"), actor(request))
+    outcome = await request.app[AUTH].save_staff(
+        staff, body.get("pin"), actor(request), keep_badge="badge" not in body
+    )
     return web.json_response(
         {"id": staff.id, "outcome": outcome}, status=201 if outcome == "created" else 200
     )

@@ -1,15 +1,23 @@
-"""The till's day over HTTP: open with a float, cash in/out, no-sale drawer, blind close, X/Z."""
+"""The till's day over HTTP: open with a float, cash in/out, no-sale drawer, blind close, X/Z.
+
+Cash in, cash out and a no-sale open the till's cash drawer when one is bound to it (after the
+movement is recorded: a drawer that cannot be reached never loses the record).
+"""
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
+from edge.domain.errors import DomainError
 from edge.web.api import Api, query_param, read_json
 from edge.web.auth import actor
-from edge.web.keys import DAYS
+from edge.web.keys import DAYS, DEVICES
 from edge.web.schema import Schema
 
 api = Api("days")
+log = logging.getLogger(__name__)
 
 _CASH: Schema = {"type": "integer", "minimum": 0, "maximum": 100_000_000}
 _REASON: Schema = {"type": "string", "minLength": 1, "maxLength": 120}
@@ -63,6 +71,20 @@ REPORT_SCHEMA: Schema = {
 X_QUERY: dict[str, Schema] = {"till": {"type": "string", "minLength": 1, "maxLength": 20}}
 
 
+async def kick_drawer(request: web.Request) -> str:
+    """Open the caller's till's cash drawer: "opened", "none" (no drawer) or "unreachable"."""
+    center = request.app[DEVICES]
+    drawer = center.bound(actor(request).till, "drawer")
+    if drawer is None:
+        return "none"
+    try:
+        await center.command(drawer.id, "open", {"pin": 2})
+    except DomainError as err:
+        log.warning("drawer %s did not open: %s", drawer.id, err)
+        return "unreachable"
+    return "opened"
+
+
 @api.route(
     "POST",
     "/api/v1/till/open",
@@ -81,7 +103,7 @@ async def open_till(request: web.Request) -> web.Response:
 @api.route(
     "POST",
     "/api/v1/till/cash",
-    summary="Cash in or out of this till's drawer, with a reason",
+    summary="Cash in or out of this till's drawer, with a reason (the drawer opens)",
     permission="cash.move",
     request=CASH_SCHEMA,
     errors={409: "the till is not open"},
@@ -92,13 +114,13 @@ async def move_cash(request: web.Request) -> web.Response:
     moved = await request.app[DAYS].move_cash(
         actor(request), body["direction"], body["amount"], body["reason"]
     )
-    return web.json_response(moved, status=201)
+    return web.json_response(moved | {"drawer": await kick_drawer(request)}, status=201)
 
 
 @api.route(
     "POST",
     "/api/v1/till/drawer",
-    summary="Open the drawer without a sale (recorded with the reason)",
+    summary="Open the drawer without a sale (recorded with the reason, then opened)",
     permission="drawer.open",
     request=DRAWER_SCHEMA,
     errors={409: "the till is not open"},
@@ -106,9 +128,8 @@ async def move_cash(request: web.Request) -> web.Response:
 async def open_drawer(request: web.Request) -> web.Response:
     """Record a no-sale drawer opening."""
     body = await read_json(request, DRAWER_SCHEMA)
-    return web.json_response(
-        await request.app[DAYS].open_drawer(actor(request), body["reason"]), status=201
-    )
+    opened = await request.app[DAYS].open_drawer(actor(request), body["reason"])
+    return web.json_response(opened | {"drawer": await kick_drawer(request)}, status=201)
 
 
 @api.route(

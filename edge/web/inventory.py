@@ -185,6 +185,29 @@ async def open_count(request: web.Request) -> web.Response:
     return web.json_response(opened, status=201)
 
 
+COUNTS_QUERY: dict[str, Schema] = {
+    "status": {"enum": list(inventory.COUNT_STATUSES)},
+    "limit": {"type": "integer", "minimum": 1, "maximum": 500, "default": 50},
+}
+
+
+@api.route(
+    "GET",
+    "/api/v1/counts",
+    summary="The latest stock counts, newest first (?status=open for those still counting)",
+    permission="stock.receive",
+    query=COUNTS_QUERY,
+)
+async def list_counts(request: web.Request) -> web.Response:
+    """Return the latest counts with their progress."""
+    counts = await inventory.list_counts(
+        request.app[LEDGER],
+        query_param(request, "status", COUNTS_QUERY["status"]),
+        query_param(request, "limit", COUNTS_QUERY["limit"]),
+    )
+    return web.json_response({"counts": counts})
+
+
 @api.route(
     "POST",
     "/api/v1/counts/{count_id}/entries",

@@ -74,7 +74,7 @@ def account_json(account: members.MemberAccount) -> dict[str, Any]:
 @api.route(
     "PUT",
     "/api/v1/members/{member_id}",
-    summary="Create or update a member",
+    summary="Create or update a member (an edit without tier or phone keeps them)",
     permission="member.write",
     request=MEMBER_SCHEMA,
     response={"type": "object", "properties": {"outcome": {"type": "string"}}},
@@ -87,12 +87,14 @@ async def put_member(request: web.Request) -> web.Response:
     if body.get("id", path_id) != path_id:
         raise InvalidInput("the body's id differs from the path's")
     fields = {**body, "id": path_id}
-    if "tier" not in body:  # an edit without a tier keeps the one earned (upgrades included)
-        known = await request.app[LEDGER].reader.fetch_one(
-            "SELECT tier FROM members WHERE id = ?", (path_id,)
-        )
-        if known is not None:
-            fields["tier"] = known[0]
+    known = await request.app[LEDGER].reader.fetch_one(
+        "SELECT tier, phone FROM members WHERE id = ?", (path_id,)
+    )
+    if known is not None:
+        # an edit without a tier keeps the one earned (upgrades included); one without a
+        # phone keeps the number on file: screens only ever see it masked (null clears it)
+        fields.setdefault("tier", known[0])
+        fields.setdefault("phone", known[1])
     member = member_from_fields(fields)
     outcome = await members.save_member(request.app[LEDGER], member, actor(request))
     return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)

@@ -105,13 +105,38 @@ async def get_return_document(request: web.Request) -> web.Response:
 async def e_receipt_qr(request: web.Request) -> web.Response:
     """Draw the e-receipt URL of a sale as a QR code the shopper scans off the screen."""
     event = await request.app[CHECKOUT].sale_event(sale_id=request.match_info["sale_id"].lower())
-    url = f"{base_url(request)}/r/{event.data['token']}"
+    return _qr_response(f"{base_url(request)}/r/{event.data['token']}")
+
+
+def _qr_response(url: str) -> web.Response:
+    """Answer a URL drawn as a QR code (SVG, never cached by anyone but the caller)."""
     image = qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage, border=2)
     return web.Response(
         body=image.to_string(),
         content_type="image/svg+xml",
-        headers={"Cache-Control": "private, no-store"},
+        headers={"Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer"},
     )
+
+
+def _token(request: web.Request) -> str:
+    """Return the e-receipt token of the path, or answer 404 for one that cannot be a token."""
+    token = request.match_info["token"]
+    if not 16 <= len(token) <= 64 or not set(token) <= TOKEN_CHARS:
+        raise web.HTTPNotFound(text="no such receipt")
+    return token
+
+
+@api.route(
+    "GET",
+    "/r/{token}/qr.svg",
+    summary="The QR code of an e-receipt, by its unguessable token (shown on a kiosk's screen)",
+    permission="public",
+    errors={404: "no such receipt"},
+)
+async def e_receipt_token_qr(request: web.Request) -> web.Response:
+    """Draw the e-receipt URL the token names: only who holds the token can ask for it."""
+    event = await request.app[CHECKOUT].sale_event(token=_token(request))
+    return _qr_response(f"{base_url(request)}/r/{event.data['token']}")
 
 
 def document_html(document: dict[str, Any], title: str, lang: str) -> str:
@@ -163,9 +188,7 @@ p {{ margin: .2rem 0; }} hr {{ border: 0; border-top: 1px dashed #888; }}
 )
 async def e_receipt(request: web.Request) -> web.Response:
     """Show the e-receipt of the sale whose QR code the shopper scanned."""
-    token = request.match_info["token"]
-    if not 16 <= len(token) <= 64 or not set(token) <= TOKEN_CHARS:
-        raise web.HTTPNotFound(text="no such receipt")
+    token = _token(request)
     settings = request.app[SETTINGS]
     lang = request.query.get("lang")
     locale = lang if lang in LOCALES else settings.store.locale

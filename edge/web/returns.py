@@ -166,6 +166,46 @@ async def create_return(request: web.Request) -> web.Response:
     return _answer(request, record)
 
 
+RETURNED_RESPONSE: Schema = {
+    "type": "object",
+    "properties": {
+        "sale": {"type": "string"},
+        "lines": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "index": {"type": "integer"},
+                    "product": {"type": "string"},
+                    "quantity": {"type": "integer"},
+                    "grams": {"type": ["integer", "null"]},
+                    "amount": {"type": "integer"},
+                    "returned_quantity": {"type": "integer"},
+                    "returned_grams": {"type": "integer"},
+                    "returned_amount": {"type": "integer"},
+                    "left": {"type": "integer", "description": "pieces, or grams if weighed"},
+                },
+            },
+        },
+    },
+}
+
+
+@api.route(
+    "GET",
+    "/api/v1/sales/{sale_id}/returns",
+    summary="What came back of each line of a sale so far, and what a return may still take",
+    permission="sale.read",
+    response=RETURNED_RESPONSE,
+    errors={404: "no such sale"},
+)
+async def returned_so_far(request: web.Request) -> web.Response:
+    """Return the sale's lines with the quantities or grams returned and left."""
+    sale_id = request.match_info["sale_id"].lower()
+    lines = await request.app[RETURNS].returned_lines(sale_id)
+    return web.json_response({"sale": sale_id, "lines": lines})
+
+
 @api.route(
     "POST",
     "/api/v1/sales/{sale_id}/void",

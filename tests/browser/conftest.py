@@ -166,6 +166,21 @@ class Pages:
         await page.goto(url)
         return page
 
+    async def open_as(
+        self, url: str, state: Any, size: tuple[int, int] = TILL_SIZE, locale: str = "zh-CN"
+    ) -> Page:
+        """Open `url` in a fresh context (an empty cache) holding another's cookies and storage."""
+        context = await self.browser.new_context(
+            viewport={"width": size[0], "height": size[1]}, locale=locale, storage_state=state
+        )
+        page = await context.new_page()
+        page.set_default_timeout(10_000)
+        page.on("console", self._console)
+        page.on("pageerror", lambda err: self.problems.append(f"page error: {err}"))
+        self.opened.append(page)
+        await page.goto(url)
+        return page
+
 
 @pytest.fixture
 async def browser() -> AsyncIterator[Browser]:

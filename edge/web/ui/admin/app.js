@@ -1,12 +1,15 @@
-// The back office (门店后台): sign in, then the dashboard, reports and list screens the signed-in
-// role may use (nothing else is shown or called). Screens are addressed by the URL hash:
-// #dashboard, #report/hourly, #devices.
+// The back office (门店后台): sign in, then the dashboard, reports and the screens the signed-in
+// role may use (nothing else is shown or called; the edits a screen offers follow the role's
+// permissions too). Screens are addressed by the URL hash: #dashboard, #report/hourly, #devices.
 
 import { api } from "../common/api.js";
-import { loadI18n, onLocaleChange, saveLocale, savedLocale, setStore, t } from "../common/i18n.js";
+import {
+  getLocale, loadI18n, onLocaleChange, saveLocale, savedLocale, setStore, t,
+} from "../common/i18n.js";
 import { connectLive } from "../common/live.js";
 import { ensureSession, may, signOut } from "../common/session.js";
-import { $, esc, showError } from "../common/ui.js";
+import { $, esc } from "../common/ui.js";
+import { oops } from "./forms.js";
 import { REPORTS, renderDashboard, renderReport } from "./reports.js";
 import { SCREENS } from "./screens.js";
 
@@ -61,9 +64,9 @@ async function show() {
   try {
     if (item.id === "dashboard") await renderDashboard(main);
     else if (item.report) await renderReport(main, item.report, today());
-    else await item.screen.render(main, today());
+    else await item.screen.render(main, today(), session);
   } catch (err) {
-    showError(err);
+    oops(err);
   }
 }
 
@@ -74,13 +77,15 @@ function onLive(message) {
 }
 
 async function start() {
+  const asked = api("GET", "/api/v1/session"); // in parallel with the store and the catalogs
   storeInfo = await api("GET", "/api/v1/store");
   setStore(storeInfo);
   await loadI18n(UI, savedLocale(UI) || storeInfo.locale);
-  session = await ensureSession({ staff: true });
+  session = await ensureSession({ staff: true, asked });
   const who = session.staff || "";
   const language = $(".language");
-  language.value = await loadI18n(UI, savedLocale(UI, who) || savedLocale(UI) || storeInfo.locale);
+  const wanted = savedLocale(UI, who) || savedLocale(UI) || storeInfo.locale;
+  language.value = wanted === getLocale() ? wanted : await loadI18n(UI, wanted);
   language.addEventListener("change", async () => {
     saveLocale(UI, who, language.value);
     await loadI18n(UI, language.value);

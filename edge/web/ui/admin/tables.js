@@ -15,7 +15,21 @@ const TEXT = new Set(["date", "product", "name_zh", "name_en", "category", "kind
   "staff", "id", "type", "till", "state", "alert", "lot", "expires", "status", "role",
   "customer", "label", "model", "paper", "brand", "severity", "device", "text", "owner",
   "contact", "note", "name", "phone", "tier", "tax_class", "created", "last_seen",
-  "locked_until", "active"]);
+  "locked_until", "active", "offer", "window", "coupon_code", "scope", "opened_at",
+  "opened_by", "progress", "unit", "reason", "card_no", "birthday", "staff_name"]);
+
+/** Draw a list screen's frame: its title, a toolbar (HTML) and an empty body to fill. */
+export function frame(main, id, toolbar = "") {
+  main.innerHTML = `<section class="screen" data-screen="${esc(id)}">
+    <h1>${esc(t(`nav.${id}`))}</h1>${toolbar}<div class="screen-body"></div></section>`;
+  return main.querySelector(".screen-body");
+}
+
+/** Give each row a `name` in the user's language (name_zh / name_en, else its id). */
+export function named(rows) {
+  const field = t("name.field");
+  return rows.map((row) => ({ ...row, name: row[field] || row.name || row.name_zh || row.id }));
+}
 
 /** Format one cell by its column name. */
 export function cell(column, value) {
@@ -29,21 +43,29 @@ export function cell(column, value) {
   return String(value);
 }
 
-/** Return the HTML of a table of `rows` over `columns` (headers from col.* messages). */
-export function tableHtml(columns, rows, totals = null) {
+/**
+ * Return the HTML of a table of `rows` over `columns` (headers from col.* messages).
+ * `options.key` names the field each row carries as data-key; `options.actions(row, index)`
+ * returns the HTML of a last cell of buttons.
+ */
+export function tableHtml(columns, rows, totals = null, options = {}) {
   const numeric = (c) => !TEXT.has(c);
+  const { key, actions } = options;
   const head = columns.map((c) => `<th class="${numeric(c) ? "num" : ""}" scope="col">${
-    esc(t(`col.${c}`))}</th>`).join("");
-  const body = rows.map((row) => `<tr>${columns.map((c) =>
-    `<td class="${numeric(c) ? "num" : ""}" data-col="${esc(c)}">${esc(cell(c, row[c]))}</td>`)
-    .join("")}</tr>`).join("");
+    esc(t(`col.${c}`))}</th>`).join("")
+    + (actions ? `<th scope="col"><span class="sr-only">${esc(t("col.actions"))}</span></th>` : "");
+  const body = rows.map((row, index) => `<tr${key ? ` data-key="${esc(row[key])}"` : ""}>${
+    columns.map((c) =>
+      `<td class="${numeric(c) ? "num" : ""}" data-col="${esc(c)}">${esc(cell(c, row[c]))}</td>`)
+      .join("")}${actions ? `<td class="actions-cell">${actions(row, index)}</td>` : ""}</tr>`)
+    .join("");
   let foot = "";
   if (totals) {
     foot = `<tfoot><tr>${columns.map((c, i) => {
       if (i === 0) return `<th scope="row">${esc(t("total"))}</th>`;
       return `<td class="num" data-col="${esc(c)}">${
         c in totals ? esc(cell(c, totals[c])) : ""}</td>`;
-    }).join("")}</tr></tfoot>`;
+    }).join("")}${actions ? "<td></td>" : ""}</tr></tfoot>`;
   }
   const empty = rows.length ? "" : `<p class="muted" data-i18n="empty">${esc(t("empty"))}</p>`;
   return `<div class="table-wrap"><table><thead><tr>${head}</tr></thead>

@@ -47,6 +47,16 @@ export function getLocale() {
   return locale;
 }
 
+/** Return the store's IANA time zone (undefined before the store is known). */
+export function storeTimeZone() {
+  return timeZone;
+}
+
+/** Return how many decimals the store's currency has (2 for CNY). */
+export function currencyExponent() {
+  return exponent;
+}
+
 /** Return the message for `key` with {name} placeholders filled from `vars`. */
 export function t(key, vars = {}) {
   const text = messages[key];

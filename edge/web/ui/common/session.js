@@ -67,9 +67,12 @@ function ask(kind, send) {
   });
 }
 
-/** Return the session, pairing this browser and signing staff in first when needed. */
-export async function ensureSession({ staff = true } = {}) {
-  let session = await api("GET", "/api/v1/session");
+/**
+ * Return the session, pairing this browser and signing staff in first when needed. `asked` is
+ * a GET /api/v1/session already under way (started with the page's other first requests).
+ */
+export async function ensureSession({ staff = true, asked = null } = {}) {
+  let session = await (asked || api("GET", "/api/v1/session"));
   if (!session.till) {
     await ask("pair", (fields) => api("POST", "/api/v1/tills/pair", { code: fields.code.trim() }));
     session = await api("GET", "/api/v1/session");

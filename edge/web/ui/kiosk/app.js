@@ -1,7 +1,11 @@
 // The self-checkout kiosk: start screen, scanning (the kiosk's scanner over the live
 // WebSocket, a typed or keyboard-wedge code), produce weighed on the kiosk's scale through a
 // PLU picker, the bagging-area check, attendant calls that block the flow until approved,
-// card/QR payment and the receipt with its e-receipt. Idle kiosks go back to the start screen.
+// card/QR payment (a wallet's payment code scanned on the pay screen pays by QR), a declined
+// payment explained with a fresh try (nothing is sold twice: the sale is recorded only once a
+// payment is approved), and the receipt with its e-receipt link and QR code (drawn by the
+// server from the receipt's unguessable token, public like the e-receipt itself). Idle kiosks
+// go back to the start screen.
 //
 // Settings come from the page's query string (the kiosk's start URL): idle=<seconds> before an
 // unattended kiosk resets (default 90), grace=<ms> a bagging mismatch may last before an
@@ -39,6 +43,7 @@ const state = {
   weighing: null, // {product, baseline}
   saleId: newId(),
   paying: false,
+  declined: null, // the code of the last refused payment, shown until the next try
   lastSale: null,
 };
 let nextKey = 1;
@@ -369,29 +374,63 @@ function closePicker() {
 
 // ---------------------------------------------------------------- payment and receipt
 
+// a WeChat Pay (10-15…, 18 digits) or Alipay (25-30…, 16-24 digits) payment code
+const PAYMENT_CODE = /^(1[0-5]\d{16}|(2[5-9]|30)\d{14,22})$/;
+// why a payment was refused -> what the shopper reads
+const DECLINES = {
+  payment_declined: "pay.reason_declined",
+  insufficient_funds: "pay.reason_funds",
+  invalid_card: "pay.reason_card",
+  payment_timeout: "pay.reason_timeout",
+};
+
 function openPay() {
   if (!state.priced || state.block) return;
   $(".due").textContent = money(state.priced.total);
   $(".pay-status").textContent = "";
   $(".pay-status").className = "pay-status";
+  state.declined = null;
+  renderDeclined();
   show("pay");
 }
 
-async function pay(kind) {
+function renderDeclined() {
+  const box = $(".pay-declined");
+  box.classList.toggle("hidden", !state.declined);
+  document.body.dataset.declined = state.declined ? state.declined : "";
+  if (state.declined) {
+    $(".declined-reason").textContent = t(DECLINES[state.declined] || "pay.reason_declined");
+  }
+}
+
+/** A code scanned on the pay screen: a wallet's payment code pays by QR. */
+function paymentCode(code) {
+  touch();
+  if (PAYMENT_CODE.test(code)) pay("qr", code);
+  else toast(t("pay.not_a_payment_code"), "bad");
+}
+
+async function pay(kind, presented = undefined) {
   if (state.paying || !state.priced) return;
   state.paying = true;
   for (const button of $$(".tender, [data-action=back]")) button.disabled = true;
+  state.declined = null;
+  renderDeclined();
   const status = $(".pay-status");
   status.className = "pay-status";
   status.textContent = t(kind === "card" ? "pay.card_wait" : "pay.qr_wait");
+  const tender = { kind, amount: state.priced.total };
+  if (presented) tender.presented = presented;
   const body = {
     id: state.saleId,
     lines: saleLines(),
-    tenders: [{ kind, amount: state.priced.total }],
+    tenders: [tender],
   };
   try {
     const sale = await api("POST", "/api/v1/sales", body);
     state.lastSale = { sale, kind };
+    const stale = $(".toast");
+    if (stale) stale.remove(); // a message from the pay screen is not for the receipt
     renderReceipt(sale, kind);
     show("receipt");
     if (bagging) bagging.pause();
@@ -402,7 +441,10 @@ async function pay(kind) {
       status.textContent = t("pay.closed");
       block("closed", t("pay.closed"));
     } else if (err instanceof ApiError && err.status === 402) {
-      status.textContent = t("pay.declined");
+      // nothing was taken and nothing sold: the next try is a new sale attempt
+      state.declined = err.code;
+      status.textContent = "";
+      renderDeclined();
     } else if (err instanceof ApiError && err.code === "offline") {
       status.textContent = t("error.offline");
     } else {
@@ -422,11 +464,21 @@ function renderReceipt(sale, kind) {
   const link = $(".e-receipt-link");
   link.href = sale.e_receipt_url;
   link.textContent = sale.e_receipt_url;
+  // the QR of the e-receipt, asked for by its token: the kiosk may not read sales by id
+  const token = /\/r\/([A-Za-z0-9_-]{16,64})$/.exec(new URL(sale.e_receipt_url).pathname);
+  const qr = $(".e-receipt-qr");
+  if (token) qr.src = `/r/${token[1]}/qr.svg`;
+  else qr.removeAttribute("src");
+  $(".e-receipt-qr-box").classList.toggle("hidden", !token);
 }
 
 // ---------------------------------------------------------------- live messages
 
 function onLive(message) {
+  if (message.type === "scan" && state.screen === "pay") {
+    if (!state.block) paymentCode(String(message.code || ""));
+    return;
+  }
   if (message.type === "scan") {
     touch();
     if (message.error) {
@@ -457,7 +509,8 @@ function onKey(event) {
   if (now - wedgeAt > 100) wedge = "";
   wedgeAt = now;
   if (event.key === "Enter") {
-    if (wedge.length >= 4) lookUp(wedge);
+    if (wedge.length >= 4 && state.screen === "pay") paymentCode(wedge);
+    else if (wedge.length >= 4) lookUp(wedge);
     wedge = "";
   } else if (event.key.length === 1) wedge += event.key;
 }
@@ -510,20 +563,23 @@ function rerender() {
   if (produce) renderTiles();
   if (bagging) bagging.render();
   if (state.screen === "pay" && state.priced) $(".due").textContent = money(state.priced.total);
+  renderDeclined();
   if (state.screen === "receipt" && state.lastSale) {
     renderReceipt(state.lastSale.sale, state.lastSale.kind);
   }
 }
 
 async function start() {
+  const asked = api("GET", "/api/v1/session"); // in parallel with the store and the catalogs
   const store = await api("GET", "/api/v1/store");
   setStore(store);
   await loadI18n(UI, savedLocale(UI) || store.locale);
-  const session = await ensureSession({ staff: false });
+  const session = await ensureSession({ staff: false, asked });
   state.kiosk = session.till;
   who = session.staff || "";
   const language = $(".language");
-  language.value = await loadI18n(UI, savedLocale(UI, who) || savedLocale(UI) || store.locale);
+  const wanted = savedLocale(UI, who) || savedLocale(UI) || store.locale;
+  language.value = wanted === getLocale() ? wanted : await loadI18n(UI, wanted);
   language.addEventListener("change", () => switchLanguage(language.value));
   onLocaleChange(rerender);
   $(".who").textContent = [session.name, session.till].filter(Boolean).join(" · ");

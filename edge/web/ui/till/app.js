@@ -1,10 +1,13 @@
 // The till UI: sign in, then one keyboard-first screen. The scan field keeps the focus, so a
 // keyboard-wedge scanner (digits + Enter) and typed codes go straight into the basket; the
 // till's own scanner and scale arrive over the live channel. Function keys open the dialogs.
+// When the till's scale is offline (or reports an error), the weigh dialog takes a weight
+// typed from another scale; F3 changes a line's price with a supervisor's approval.
 
 import { api, ApiError } from "../common/api.js";
 import {
-  getLocale, grams, loadI18n, money, onLocaleChange, parseMoney, saveLocale, savedLocale, setStore,
+  getLocale, grams, loadI18n, money, onLocaleChange, parseMoney, plain, saveLocale, savedLocale,
+  setStore,
   t,
 } from "../common/i18n.js";
 import { connectLive } from "../common/live.js";
@@ -20,7 +23,8 @@ import { openResume, openTillMenu, renderTillOps, suspendBasket, wireTillOps } f
 
 const UI = "till";
 let session = null;
-const scale = { id: null, reading: null, error: null }; // the till's scale and its last word
+// the till's scale, its last reading, its last error and its state (online, offline, lost)
+const scale = { id: null, reading: null, error: null, state: null };
 let weighing = null; // the weighed product the weigh dialog is for
 let found = []; // products listed by the search dialog
 
@@ -91,7 +95,19 @@ function scaleText() {
 
 function usableWeight() {
   const reading = scale.reading;
-  return !scale.error && reading && reading.stable && reading.grams > 0;
+  return !scaleOffline() && reading && reading.stable && reading.grams > 0;
+}
+
+/** Tell whether the till has no working scale: none bound, offline, or reporting an error. */
+function scaleOffline() {
+  return !scale.id || !!scale.error || (scale.state !== null && scale.state !== "online");
+}
+
+/** Return the grams typed in the weigh dialog (NaN when it is not a weight). */
+function typedGrams() {
+  const text = $(".dlg-weigh input[name=grams]").value.trim();
+  const value = /^\d{1,7}$/.test(text) ? Number(text) : NaN;
+  return value >= 1 && value <= 1_000_000 ? value : NaN;
 }
 
 function renderScale() {
@@ -99,26 +115,42 @@ function renderScale() {
   const dialog = $(".dlg-weigh");
   if (!weighing) return;
   $(".weigh-name", dialog).textContent = productName(weighing);
-  $(".weigh-reading", dialog).textContent = scaleText();
+  const manual = scaleOffline();
+  $(".weigh-reading", dialog).textContent = scale.id ? scaleText() : t("scale.none_bound");
+  $(".weigh-manual", dialog).classList.toggle("hidden", !manual);
+  $(".weigh-offline", dialog).textContent = manual
+    ? t(scale.id ? "weigh.offline" : "weigh.no_scale") : "";
   const price = basket.member && weighing.member_price ? weighing.member_price : weighing.list_price;
   $(".weigh-price", dialog).textContent = t("weigh.price", { price: money(price) });
-  $(".weigh-ok", dialog).disabled = !usableWeight();
+  $(".weigh-ok", dialog).disabled = manual ? !Number.isFinite(typedGrams()) : !usableWeight();
+  // the scale came back while the grams field had the focus: Enter takes the scale's weight
+  if (!manual && document.activeElement === $("input[name=grams]", dialog)) $("form", dialog).focus();
 }
 
 function openWeigh(product) {
-  if (!scale.id) {
-    toast(t("err.scale_not_bound"), "bad");
-    return;
-  }
   weighing = product;
+  $(".dlg-weigh input[name=grams]").value = "";
   renderScale();
   $(".dlg-weigh").showModal();
-  $(".dlg-weigh form").focus(); // not Cancel: Enter must take the weight once it is stable
+  // not Cancel: Enter must take the weight once it is stable (or the typed one)
+  if (scaleOffline()) $(".dlg-weigh input[name=grams]").focus();
+  else $(".dlg-weigh form").focus();
 }
 
 function takeWeight() {
-  if (!weighing || !usableWeight()) return;
+  if (!weighing) return;
   const product = weighing;
+  if (scaleOffline()) {
+    const typed = typedGrams();
+    if (!Number.isFinite(typed)) {
+      $(".dlg-weigh .weigh-offline").textContent = t("weigh.bad_grams");
+      return;
+    }
+    $(".dlg-weigh").close("ok");
+    addLine({ product: product.id, grams: typed }); // weighed elsewhere, typed here
+    return;
+  }
+  if (!usableWeight()) return;
   $(".dlg-weigh").close("ok");
   // the server weighs the line on the scale itself; basket.js keeps the grams it used
   addLine({ product: product.id, scale: scale.id });
@@ -129,6 +161,7 @@ async function findScale() {
     const { devices } = await api("GET", "/api/v1/devices");
     const found = devices.find((d) => d.type === "scale" && d.till === session.till);
     scale.id = found ? found.id : null;
+    scale.state = found ? found.state : null;
   } catch {
     scale.id = null;
   }
@@ -138,10 +171,17 @@ async function findScale() {
 // --- live channel -----------------------------------------------------------------------
 
 function onLive(message) {
-  if (message.type === "weight") {
+  if (message.type === "device" || (message.type === "error" && message.device)) {
+    if (message.device !== scale.id) return; // the devices channel: only our scale matters
+    if (message.type === "device") scale.state = message.state;
+    else scale.error = message.code;
+    if (scaleOffline()) scale.reading = null;
+    renderScale();
+  } else if (message.type === "weight") {
     scale.id = message.device || scale.id;
     scale.reading = message;
     scale.error = null;
+    scale.state = "online";
     renderScale();
   } else if (message.type === "weight_error") {
     scale.reading = null;
@@ -304,10 +344,84 @@ async function applyDiscount(value, form) {
   });
 }
 
+// --- price override (F3) ---------------------------------------------------------------
+
+let overriding = -1; // the basket line the override dialog is for
+
+function openOverride() {
+  if (!basket.lines.length || !basket.priced) {
+    toast(t("pay.empty"), "bad");
+    return;
+  }
+  overriding = basket.selected >= 0 ? basket.selected : basket.lines.length - 1;
+  const dialog = $(".dlg-override");
+  $("form", dialog).reset();
+  setError(dialog, "");
+  renderOverride();
+  const current = basket.lines[overriding].override;
+  if (current) {
+    $("input[name=price]", dialog).value = plain(current.unit_price);
+    $("input[name=reason]", dialog).value = current.reason;
+  }
+  $("button[value=remove]", dialog).classList.toggle("hidden", !current);
+  dialog.showModal();
+  $("input[name=price]", dialog).focus();
+}
+
+function renderOverride() {
+  const dialog = $(".dlg-override");
+  const line = basket.priced && basket.priced.lines[overriding];
+  if (!line) return;
+  const weighed = line.grams !== null && line.grams !== undefined;
+  $(".override-line", dialog).textContent = `${productName(line)} · ${weighed
+    ? grams(line.grams) : `× ${line.quantity}`}`;
+  $(".override-now", dialog).textContent = t("override.now", {
+    price: money(line.unit_price) + (weighed ? "/kg" : ""),
+  });
+  $(".override-label", dialog).textContent = t(weighed ? "override.price_kg" : "override.price");
+}
+
+async function applyOverride(value, form) {
+  const dialog = $(".dlg-override");
+  const index = overriding;
+  if (index < 0 || index >= basket.lines.length) return;
+  if (value === "remove") {
+    dialog.close("ok");
+    await change((b) => {
+      delete b.lines[index].override;
+    });
+    return;
+  }
+  const price = parseMoney(form.elements.price.value);
+  const reason = form.elements.reason.value.trim();
+  if (!Number.isFinite(price) || price < 0) {
+    setError(dialog, t("pay.bad_amount"));
+    form.elements.price.select();
+    return;
+  }
+  if (!reason) {
+    setError(dialog, t("override.reason_needed"));
+    form.elements.reason.focus();
+    return;
+  }
+  dialog.close("ok");
+  let approval = basket.approval;
+  if (!approval && !may(session, "price.override")) {
+    approval = await askApproval(t("approval.override"));
+    if (!approval) return;
+  }
+  await change((b) => {
+    b.approval = approval;
+    b.lines[index].override = { unit_price: price, reason };
+    b.selected = index;
+  });
+}
+
 // --- shortcuts and start ----------------------------------------------------------------
 
 const ACTIONS = {
   search: openSearch,
+  override: openOverride,
   member: openMember,
   discount: openDiscount,
   coupon: openCoupon,
@@ -318,7 +432,7 @@ const ACTIONS = {
   tillmenu: openTillMenu,
 };
 const KEYS = {
-  F2: "search", F4: "member", F6: "discount", F7: "coupon", F8: "pay", F9: "return",
+  F2: "search", F3: "override", F4: "member", F6: "discount", F7: "coupon", F8: "pay", F9: "return",
   F10: "suspend", F11: "resume", F12: "tillmenu",
 };
 
@@ -340,6 +454,8 @@ function wireDialogs() {
   wire($(".dlg-member"), (value, form) => findMember(form));
   wire($(".dlg-coupon"), (value, form) => addCoupon(form));
   wire($(".dlg-discount"), applyDiscount);
+  wire($(".dlg-override"), applyOverride);
+  $(".dlg-weigh input[name=grams]").addEventListener("input", () => renderScale());
   // Enter takes the weight wherever the focus is (the OK button is disabled until it is stable)
   $(".dlg-weigh").addEventListener("keydown", (event) => {
     if (event.key !== "Enter" || event.target.value === "cancel") return;
@@ -362,18 +478,22 @@ function rerender() {
   renderPayment();
   renderReturn();
   renderTillOps();
+  if ($(".dlg-override").open) renderOverride();
   $(".language").value = getLocale();
 }
 
 async function start() {
+  const asked = api("GET", "/api/v1/session"); // in parallel with the store and the catalogs
   const store = await api("GET", "/api/v1/store");
   setStore(store);
   await loadI18n(UI, savedLocale(UI) || store.locale);
-  session = await ensureSession({ staff: true });
+  session = await ensureSession({ staff: true, asked });
   const who = session.staff || "";
   const language = $(".language");
   onLocaleChange(rerender);
-  await loadI18n(UI, savedLocale(UI, who) || savedLocale(UI) || store.locale);
+  const wanted = savedLocale(UI, who) || savedLocale(UI) || store.locale;
+  if (wanted !== getLocale()) await loadI18n(UI, wanted);
+  language.value = getLocale();
   language.addEventListener("change", async () => {
     saveLocale(UI, who, language.value);
     await loadI18n(UI, language.value);
@@ -391,7 +511,8 @@ async function start() {
   $("#main").classList.remove("hidden");
   render();
   focusScan();
-  connectLive([], onLive, { onState: liveState });
+  // the till's own channel (scans, weights) and the devices channel (its scale going offline)
+  connectLive([`till:${session.till}`, "devices"], onLive, { onState: liveState });
   await findScale();
 }
 

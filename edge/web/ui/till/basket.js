@@ -7,11 +7,11 @@ import { $, esc, toast } from "../common/ui.js";
 import { explain } from "./dialogs.js";
 
 export const basket = {
-  lines: [], // [{code}|{product}, quantity?, grams?, scale?, discount?]
+  lines: [], // [{code}|{product}, quantity?, grams?, scale?, discount?, override?]
   member: null, // {id, name, phone, tier, points, stored_value}
   coupons: [],
   discount: null, // basket discount {percent_bp|amount, reason}
-  approval: null, // "STAFF:PIN" of the supervisor who allowed the manual discounts
+  approval: null, // "STAFF:PIN" of the supervisor who allowed discounts and price overrides
   priced: null, // the server's answer to the last change
   selected: -1, // the line a line discount applies to
 };
@@ -21,6 +21,14 @@ let queue = Promise.resolve();
 /** Return a product's name in the cashier's language. */
 export function productName(item) {
   return getLocale() === "en" ? item.name_en || item.name_zh : item.name_zh || item.name_en;
+}
+
+/** Return the permissions the basket's manual discounts and price overrides need. */
+export function approvalsNeeded() {
+  const needs = [];
+  if (basket.discount || basket.lines.some((line) => line.discount)) needs.push("discount.manual");
+  if (basket.lines.some((line) => line.override)) needs.push("price.override");
+  return needs;
 }
 
 /** Return the basket as the API takes it (POST /baskets/price, /sales, /baskets/suspended). */
@@ -96,7 +104,7 @@ export function clearBasket() {
 export function addPieces(key, quantity = 1) {
   return change((b) => {
     const same = b.lines.findIndex((line) => !line.grams && !line.scale && !line.discount
-      && (key.code ? line.code === key.code : line.product === key.product));
+      && !line.override && (key.code ? line.code === key.code : line.product === key.product));
     if (same >= 0) {
       b.lines[same].quantity = (b.lines[same].quantity || 1) + quantity;
       b.selected = same;

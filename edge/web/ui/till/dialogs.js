@@ -39,7 +39,9 @@ const EXPLAINED = new Set([
   "invalid_coupon", "tender_short", "overpaid", "till_closed", "till_open", "payment_declined",
   "payment_timeout", "invalid_card", "insufficient_funds", "return_exceeds_sale", "unknown_sale",
   "bad_receipt", "sign_in_refused", "approval_required", "approval_refused",
-  "outside_business_hours", "no_open_day",
+  "outside_business_hours", "no_open_day", "unknown_voucher", "voucher_used", "voucher_expired",
+  "voucher_not_yours", "voucher_value", "insufficient_points", "bad_points_amount", "no_points",
+  "insufficient_stored_value", "no_member", "bad_override", "already_returned",
 ]);
 
 /** Return an API error as a sentence in the cashier's language. */

@@ -1,12 +1,12 @@
-// Payment: tenders typed one after another (cash handed over, the rest by card or QR), the
-// sale sent once they cover the total, then the change, the receipt number, the e-receipt QR
-// and the printer's progress.
+// Payment: tenders typed one after another (cash handed over, the rest by card or QR, a
+// member's stored value or points, a voucher by its code), the sale sent once they cover the
+// total, then the change, the receipt number, the e-receipt QR and the printer's progress.
 
 import { api, ApiError, newId } from "../common/api.js";
-import { money, parseMoney, plain, t } from "../common/i18n.js";
+import { money, parseMoney, plain, storeTimeZone, t } from "../common/i18n.js";
 import { may } from "../common/session.js";
 import { $, esc, toast } from "../common/ui.js";
-import { basket, basketBody, clearBasket } from "./basket.js";
+import { approvalsNeeded, basket, basketBody, clearBasket } from "./basket.js";
 import { approvalRefused, askApproval, explain, setError, wire } from "./dialogs.js";
 
 const payDialog = () => $(".dlg-pay");
@@ -18,8 +18,9 @@ let shown = null; // the sale on the done screen
 let printWatch = 0;
 let session = null;
 
-function hasManualDiscount() {
-  return !!basket.discount || basket.lines.some((line) => line.discount);
+/** Tell whether the basket needs a supervisor the cashier's role does not replace. */
+function needsSupervisor() {
+  return approvalsNeeded().some((permission) => !may(session, permission));
 }
 
 function total() {
@@ -35,10 +36,12 @@ function renderPay() {
   $(".pay-total", dialog).textContent = money(total());
   $(".pay-remaining", dialog).textContent = money(remaining());
   $(".tenders", dialog).innerHTML = tenders.map((tender) =>
-    `<li class="row between"><span>${esc(t(`tender.${tender.kind}`))}</span>
+    `<li class="row between" data-kind="${esc(tender.kind)}"><span>${
+      esc(t(`tender.${tender.kind}`))}${tender.code ? ` ${esc(tender.code)}` : ""}</span>
       <span>${esc(money(tender.amount))}</span></li>`).join("");
   const member = basket.member;
   $(".sv", dialog).classList.toggle("hidden", !(member && member.stored_value > 0));
+  $(".points", dialog).classList.toggle("hidden", !(member && member.points > 0));
   const input = $(".pay-amount", dialog);
   input.value = plain(remaining());
   input.select();
@@ -50,11 +53,12 @@ export async function openPay() {
     toast(t("pay.empty"), "bad");
     return;
   }
-  if (hasManualDiscount() && !basket.approval && !may(session, "discount.manual")) {
-    basket.approval = await askApproval(t("approval.discount"));
+  if (needsSupervisor() && !basket.approval) {
+    basket.approval = await askApproval(t("approval.basket"));
     if (!basket.approval) return;
   }
   tenders = [];
+  $(".voucher-row", payDialog()).classList.add("hidden");
   setError(payDialog(), "");
   payDialog().showModal();
   renderPay();
@@ -91,7 +95,11 @@ function saleBody() {
   // non-cash first: cash last makes the order on the receipt read naturally
   const ordered = [...tenders.filter((x) => x.kind !== "cash"),
     ...tenders.filter((x) => x.kind === "cash")];
-  return { ...basketBody(), tenders: ordered.map((x) => ({ kind: x.kind, amount: x.amount })) };
+  return {
+    ...basketBody(),
+    tenders: ordered.map((x) => (x.code ? { kind: x.kind, amount: x.amount, code: x.code }
+      : { kind: x.kind, amount: x.amount })),
+  };
 }
 
 /** Send the sale (idempotent by its id); ask for a supervisor when the discounts need one. */
@@ -122,12 +130,64 @@ async function postSale(body) {
   try {
     return await api("POST", "/api/v1/sales", body, { approval: basket.approval });
   } catch (err) {
-    if (!approvalRefused(err) || !hasManualDiscount()) throw err;
-    const approval = await askApproval(t("approval.discount"));
+    if (!approvalRefused(err) || !approvalsNeeded().length) throw err;
+    const approval = await askApproval(t("approval.basket"));
     if (!approval) throw err;
     basket.approval = approval;
     return api("POST", "/api/v1/sales", body, { approval });
   }
+}
+
+/** Show the voucher code field (a voucher's barcode can be scanned into it). */
+function askVoucher() {
+  const row = $(".voucher-row", payDialog());
+  row.classList.remove("hidden");
+  const input = $("input[name=voucher]", row);
+  input.value = "";
+  input.focus();
+}
+
+/** Check a voucher and add it as a tender: at most its value, never more than is due. */
+async function addVoucher() {
+  const dialog = payDialog();
+  const input = $("input[name=voucher]", dialog);
+  const code = input.value.trim().toUpperCase();
+  setError(dialog, "");
+  if (!code) return;
+  if (tenders.some((x) => x.kind === "coupon" && x.code === code)) {
+    setError(dialog, t("err.voucher_used"));
+    return;
+  }
+  let voucher;
+  try {
+    voucher = await api("GET", `/api/v1/vouchers/${encodeURIComponent(code)}`);
+  } catch (err) {
+    setError(dialog, explain(err));
+    input.select();
+    return;
+  }
+  const today = new Intl.DateTimeFormat("en-CA", { timeZone: storeTimeZone() }).format(new Date());
+  let problem = "";
+  if (voucher.used_by_sale) problem = "err.voucher_used";
+  else if ((voucher.valid_from && today < voucher.valid_from)
+    || (voucher.valid_to && today > voucher.valid_to)) problem = "err.voucher_expired";
+  else if (voucher.member && (!basket.member || basket.member.id !== voucher.member)) {
+    problem = "err.voucher_not_yours";
+  }
+  if (problem) {
+    setError(dialog, t(problem));
+    input.select();
+    return;
+  }
+  const paid = Math.min(voucher.amount, remaining());
+  if (paid <= 0) return;
+  tenders.push({ kind: "coupon", code: voucher.code, amount: paid });
+  $(".voucher-row", dialog).classList.add("hidden");
+  if (remaining() === 0) {
+    send();
+    return;
+  }
+  renderPay();
 }
 
 /** Show the finished sale: change, receipt number, e-receipt QR, printing state. */
@@ -199,6 +259,10 @@ export function wirePay(current) {
       tenders = [];
       setError(payDialog(), "");
       renderPay();
+    } else if (value === "coupon") {
+      askVoucher();
+    } else if (document.activeElement === form.elements.voucher) {
+      addVoucher(); // Enter in the voucher field (its scan) adds the voucher
     } else {
       tender(value === "ok" ? "cash" : value, form);
     }

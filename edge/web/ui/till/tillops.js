@@ -1,5 +1,7 @@
-// The till's own business: park and resume baskets, open the till with a float, the X report
-// and the blind close (the expected cash is shown only after the count is recorded).
+// The till's own business: park and resume baskets, open the till with a float, the X report,
+// cash in / cash out and a no-sale drawer opening with a reason (a supervisor approves for a
+// cashier; the drawer opens), and the blind close (the expected cash is shown only after the
+// count is recorded).
 
 import { api, newId } from "../common/api.js";
 import { money, parseMoney, t, time } from "../common/i18n.js";
@@ -10,7 +12,7 @@ import { approvalRefused, askApproval, explain, setError, wire } from "./dialogs
 
 let session = null;
 let parked = [];
-let pending = null; // "open" or "close": what the amount field of the till menu is for
+let pending = null; // open, close, cash_in, cash_out or nosale: what the till menu's form is for
 let report = null; // {kind, data} last shown in the till menu
 
 /** Park the basket on the server and start an empty one. */
@@ -98,6 +100,13 @@ function renderReport() {
     box.innerHTML = `<p class="ok">${esc(t("open.done"))}</p>`;
     return;
   }
+  if (report.kind === "cash") {
+    const done = r.direction ? t(`cash.${r.direction}_done`, { amount: money(r.amount) })
+      : t("cash.nosale_done");
+    box.innerHTML = `<p class="ok cash-done" data-drawer="${esc(r.drawer)}">${esc(done)} · ${
+      esc(r.reason)}</p><p class="muted">${esc(t(`drawer.${r.drawer}`))}</p>`;
+    return;
+  }
   const drawer = (r.drawers || {})[session.till];
   box.innerHTML = `<h3>${esc(t("x.title", { date: r.date || "" }))}</h3><table>
     ${figure(t("x.sales"), String(r.sales))}
@@ -125,23 +134,57 @@ async function xReport() {
   if (data) report = { kind: "x", data };
 }
 
+const AMOUNT_LABELS = {
+  open: "open.float", close: "close.counted_ask", cash_in: "cash.in_amount",
+  cash_out: "cash.out_amount",
+};
+
 function askAmount(kind) {
   pending = kind;
   report = null;
   const form = $(".dlg-tillmenu form");
-  $(".tillmenu-label").textContent = t(kind === "open" ? "open.float" : "close.counted_ask");
+  const withAmount = kind !== "nosale";
+  const withReason = ["cash_in", "cash_out", "nosale"].includes(kind);
+  $(".tillmenu-amount").classList.toggle("hidden", !withAmount);
+  $(".tillmenu-reason").classList.toggle("hidden", !withReason);
+  if (withAmount) $(".tillmenu-label").textContent = t(AMOUNT_LABELS[kind]);
+  $(".tillmenu-form").dataset.kind = kind;
   $(".tillmenu-form").classList.remove("hidden");
   form.elements.cash.value = "";
-  form.elements.cash.focus();
+  form.elements.reason.value = "";
+  (withAmount ? form.elements.cash : form.elements.reason).focus();
+}
+
+/** Record cash in / out or a no-sale (with a supervisor's approval for a cashier). */
+async function moveCash(kind, amount, form) {
+  const reason = form.elements.reason.value.trim();
+  if (!reason) {
+    setError($(".dlg-tillmenu"), t("cash.reason_needed"));
+    form.elements.reason.focus();
+    return false;
+  }
+  const done = kind === "nosale"
+    ? await withApproval("drawer.open", t("approval.nosale"), (approval) =>
+      api("POST", "/api/v1/till/drawer", { reason }, { approval }))
+    : await withApproval("cash.move", t("approval.cash"), (approval) =>
+      api("POST", "/api/v1/till/cash", {
+        direction: kind === "cash_in" ? "in" : "out", amount, reason,
+      }, { approval }));
+  if (!done) return false;
+  report = { kind: "cash", data: done };
+  return true;
 }
 
 async function confirmAmount(form) {
-  const amount = parseMoney(form.elements.cash.value);
-  if (!Number.isFinite(amount)) {
+  const amount = pending === "nosale" ? 0 : parseMoney(form.elements.cash.value);
+  if (!Number.isFinite(amount) || (pending.startsWith("cash_") && amount <= 0)) {
     setError($(".dlg-tillmenu"), t("pay.bad_amount"));
+    form.elements.cash.select();
     return;
   }
-  if (pending === "open") {
+  if (["cash_in", "cash_out", "nosale"].includes(pending)) {
+    if (!await moveCash(pending, amount, form)) return;
+  } else if (pending === "open") {
     await api("POST", "/api/v1/till/open", { float: amount });
     report = { kind: "open", data: {} };
   } else if (pending === "close") {
@@ -156,7 +199,7 @@ async function tillAction(value, form) {
   setError(dialog, "");
   try {
     if (value === "x") await xReport();
-    else if (value === "open" || value === "close") askAmount(value);
+    else if (["open", "close", "cash_in", "cash_out", "nosale"].includes(value)) askAmount(value);
     else if (pending) await confirmAmount(form);
   } catch (err) {
     setError(dialog, approvalRefused(err) ? t("err.approval_refused") : explain(err));
@@ -164,7 +207,7 @@ async function tillAction(value, form) {
   renderReport();
 }
 
-/** Open the till menu: X report, open with a float, blind close. */
+/** Open the till menu: X report, open with a float, cash in/out, no sale, blind close. */
 export function openTillMenu() {
   pending = null;
   report = null;
