@@ -147,26 +147,14 @@ class Forwarder:
 
     def status(self) -> dict[str, Any]:
         """Return the link's state for `edge hq status`, the API and the metrics."""
-        head = self.head()
-        backlog = max(0, head - self.state.acked_seq)
         loop = asyncio.get_running_loop()
-        return {
-            "url": self.settings.url,
-            "state": self.phase,
-            "acked_seq": self.state.acked_seq,
-            "acked_at": self.state.acked_at,
-            "head_seq": head,
-            "backlog_events": backlog,
-            "oldest_unsent_ts": self.oldest_unsent_ts if backlog else None,
-            "oldest_unsent_age_s": age_seconds(self.oldest_unsent_ts, self.wall())
-            if backlog
-            else 0.0,
-            "last_error": self.state.last_error,
-            "stopped": None if self.state.stopped is None else vars(self.state.stopped),
-            "next_attempt_in_s": None
-            if self.next_attempt is None
-            else round(max(0.0, self.next_attempt - loop.time()), 3),
-            "clock_skew_s": self.state.skew_s,
+        wait = None if self.next_attempt is None else max(0.0, self.next_attempt - loop.time())
+        doc = status_doc(
+            self.settings.url, self.phase, self.state,
+            head=self.head(), oldest_ts=self.oldest_unsent_ts, now=self.wall(),
+        )  # fmt: skip
+        return doc | {
+            "next_attempt_in_s": None if wait is None else round(wait, 3),
             "batches": dict(self.outcomes),
         }
 
@@ -456,19 +444,27 @@ def offline_status(ledger_path: Path, url: str, wall: float | None = None) -> di
     finally:
         conn.close()
     now = time.time() if wall is None else wall
+    phase = "idle" if head <= state.acked_seq else "behind"
+    phase = "stopped" if state.stopped else phase
+    doc = status_doc(url, phase, state, head=head, oldest_ts=oldest, now=now)
+    return doc | {"retry_requested": retry_path(ledger_path).exists()}
+
+
+def status_doc(
+    url: str, phase: str, state: LinkState, *, head: int, oldest_ts: str | None, now: float
+) -> dict[str, Any]:
+    """Return the status fields the running link and `edge hq status` share."""
+    backlog = max(0, head - state.acked_seq)
     return {
         "url": url,
-        "state": "stopped"
-        if state.stopped is not None
-        else ("idle" if head <= state.acked_seq else "behind"),
+        "state": phase,
         "acked_seq": state.acked_seq,
         "acked_at": state.acked_at,
         "head_seq": head,
-        "backlog_events": max(0, head - state.acked_seq),
-        "oldest_unsent_ts": oldest,
-        "oldest_unsent_age_s": age_seconds(oldest, now),
+        "backlog_events": backlog,
+        "oldest_unsent_ts": oldest_ts if backlog else None,
+        "oldest_unsent_age_s": age_seconds(oldest_ts, now) if backlog else 0.0,
         "last_error": state.last_error,
         "stopped": None if state.stopped is None else vars(state.stopped),
         "clock_skew_s": state.skew_s,
-        "retry_requested": retry_path(ledger_path).exists(),
     }
