@@ -391,14 +391,16 @@ def _stop(child: subprocess.Popen[bytes]) -> int:
 
 
 @contextmanager
-def serving(argv: list[str], port: int, log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def serving(
+    argv: list[str], port: int, log_path: Path, ready_timeout: float = READY_TIMEOUT_S
+) -> Iterator[subprocess.Popen[bytes]]:
     """Run a server child until the block ends; return once its /readyz answers 200."""
     with log_path.open("ab") as log:
         child = subprocess.Popen(  # noqa: S603 - our own interpreter and arguments
             argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=_child_env()
         )
         try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
+            deadline = time.monotonic() + ready_timeout
             status = 0
             while status != 200:
                 if child.poll() is not None:
@@ -407,7 +409,7 @@ def serving(argv: list[str], port: int, log_path: Path) -> Iterator[subprocess.P
                     )
                 if time.monotonic() > deadline:
                     raise RuntimeError(
-                        f"{argv[2:]} not ready after {READY_TIMEOUT_S:.0f} s (last status "
+                        f"{argv[2:]} not ready after {ready_timeout:.0f} s (last status "
                         f"{status}):\n{_log_tail(log_path)}"
                     )
                 try:

@@ -54,6 +54,7 @@ TARGET_RATE = 20_000.0
 TARGET_RSS_MB = 50.0
 DRAIN_TIMEOUT_S = 900.0
 SAMPLE_S = 0.1
+READY_TIMEOUT_S = 600.0
 
 
 def sale_data(n: int) -> dict[str, Any]:
@@ -221,6 +222,7 @@ def _run(work: Path, cluster: TempCluster, count: int) -> dict[str, Any]:
             [sys.executable, "-m", "edge", "serve", "--config", str(config)],
             store_port,
             work / "store.log",
+            ready_timeout=READY_TIMEOUT_S,  # the start-up check of a 1M-event chain
         ) as store:
             time.sleep(1.0)  # settle: the start-up chain check has finished (readyz said so)
             rss_before = rss_mb(store.pid)
