@@ -8,7 +8,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the project runs or tests against (grows with the features that need them).
 APT_PACKAGES := sqlite3 wrk mosquitto mosquitto-clients libusb-1.0-0 chromium fonts-wqy-microhei systemd \
-	postgresql ansible-core ansible-lint openssl
+	postgresql ansible-core ansible-lint openssl util-linux iproute2
 DEMO_DIR ?= .demo
 DEMO_PORT ?= 8080
 DEMO_HOST ?= 127.0.0.1

@@ -240,8 +240,9 @@ async def test_the_server_serves_on_when_it_cannot_announce(tmp_path: Path) -> N
 def isolated_discover(*argv: str) -> subprocess.CompletedProcess[str]:
     """Run `edge discover` in a network namespace of its own (only its loopback)."""
     unshare = shutil.which("unshare")
-    if unshare is None or subprocess.run([unshare, "-rn", "true"], check=False).returncode:
-        pytest.skip("no private network namespace here (unshare -rn)")
+    assert unshare is not None, "unshare (util-linux) is missing: `make system-deps` installs it"
+    probe = subprocess.run([unshare, "-rn", "true"], check=False, capture_output=True, text=True)
+    assert probe.returncode == 0, f"cannot make a private network namespace: {probe.stderr}"
     script = 'ip link set lo up && exec "$0" -m edge discover "$@"'
     return subprocess.run(
         [unshare, "-rn", "sh", "-c", script, sys.executable, *argv],
