@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -86,8 +85,8 @@ def sale_data(n: int) -> dict[str, Any]:
     }
 
 
-def fill_journal(path: Path, events: int) -> float:
-    """Append `events` sale events through the journal's own code; return the seconds taken."""
+def fill_journal(path: Path, events: int) -> tuple[float, int]:
+    """Append `events` sale events through the journal's own code; return (seconds, head)."""
     started = time.monotonic()
     conn = connect(path)
     try:
@@ -104,7 +103,7 @@ def fill_journal(path: Path, events: int) -> float:
             done = min(events, done + FILL_CHUNK)
     finally:
         conn.close()
-    return time.monotonic() - started
+    return time.monotonic() - started, chain.seq
 
 
 def _rows(path: Path, first: int = 1, size: int = 5000) -> Iterator[list[tuple[Any, ...]]]:
@@ -207,8 +206,7 @@ def _run(work: Path, cluster: TempCluster, count: int) -> dict[str, Any]:
     )
     asyncio.run(init_store_ledger(settings))
     ledger = settings.ledger_path
-    fill_s = fill_journal(ledger, count)
-    head = _journal_head(ledger)
+    fill_s, head = fill_journal(ledger, count)
     asyncio.run(_prepare_hq(cluster.dsn))
     copied, copy_s = asyncio.run(_copy_baseline(cluster.dsn, ledger))
     config = work / "edge.toml"
@@ -232,15 +230,6 @@ def _run(work: Path, cluster: TempCluster, count: int) -> dict[str, Any]:
     return _report(
         Figures(count, head, fill_s, copied, copy_s, drained, drain_s, rss_before, rss_peak)
     )
-
-
-def _journal_head(path: Path) -> int:
-    """Return the journal's last seq."""
-    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        return int(conn.execute("SELECT max(seq) FROM journal").fetchone()[0])
-    finally:
-        conn.close()
 
 
 def _drain(

@@ -35,6 +35,7 @@ from edge.hq.state import (
     state_path,
     take_retry,
 )
+from edge.ledger.journal import journal_tail
 from edge.ledger.schema import connect
 from edge.protocol.hq import (
     IDEMPOTENCY_HEADER,
@@ -58,7 +59,7 @@ STOP_STATUSES = frozenset({400, 401, 422})
 RETRY_STATUSES = frozenset({408, 425, 429})
 # each event's wire JSON is built by SQLite (the stored data is canonical JSON already): the
 # text need not be canonical, HQ recomputes the canonical form from the values
-_SELECT = (
+WIRE_SELECT = (
     "SELECT seq, ts, prev_hash, '{\"seq\":' || seq || ',\"id\":' || json_quote(id)"
     " || ',\"type\":' || json_quote(type) || ',\"ts\":' || json_quote(ts)"
     " || ',\"till\":' || json_quote(till) || ',\"staff\":' || json_quote(staff)"
@@ -129,7 +130,6 @@ class Forwarder:
         self.next_attempt: float | None = None  # loop time of the next retry
         self.attempts = 0
         self.outcomes: dict[str, int] = {}
-        self.acked_events = 0
         self._ahead: tuple[int, asyncio.Future[Prepared | None]] | None = None
 
     # -- what others call -------------------------------------------------------------------
@@ -218,10 +218,8 @@ class Forwarder:
     async def _follow(self, outcome: Outcome, batch: Prepared, stop: asyncio.Event) -> None:
         """Move the cursor, back off or stop as the outcome says."""
         if outcome.kind == "acked" and outcome.seq is not None:
-            self.acked_events += max(0, outcome.seq - self.state.acked_seq)
             self.state.acked_seq = outcome.seq
             self.state.acked_at = datetime.fromtimestamp(self.wall(), UTC).isoformat()
-            self.state.sent_batches += 1
             self.attempts = 0
             if self.limit < self.settings.batch_events:
                 self.limit = min(self.settings.batch_events, self.limit * 2)
@@ -314,7 +312,7 @@ class Forwarder:
 
     def _read_batch(self, conn: sqlite3.Connection, first: int) -> Prepared | None:
         """Read and compress the next batch (on a thread); None when nothing is unsent."""
-        rows = conn.execute(_SELECT, (first, self.limit)).fetchall()
+        rows = conn.execute(WIRE_SELECT, (first, self.limit)).fetchall()
         if not rows:
             return None
         if rows[0][0] != first or rows[-1][0] != first + len(rows) - 1:
@@ -438,8 +436,7 @@ def offline_status(ledger_path: Path, url: str, wall: float | None = None) -> di
     state = load_state(state_path(ledger_path))
     conn = connect(ledger_path, read_only=True)
     try:
-        row = conn.execute("SELECT seq FROM journal ORDER BY seq DESC LIMIT 1").fetchone()
-        head = 0 if row is None else int(row[0])
+        head = journal_tail(conn)[0]
         oldest = _event_ts(conn, state.acked_seq + 1) if head > state.acked_seq else None
     finally:
         conn.close()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -40,8 +40,6 @@ class LinkState:
     last_error: dict[str, Any] | None = None
     stopped: Stop | None = None
     skew_s: float = 0.0
-    sent_batches: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """Return the JSON document of the state."""
@@ -73,8 +71,6 @@ def load_state(path: Path) -> LinkState:
         last_error=doc.get("last_error"),
         stopped=Stop(**stopped) if isinstance(stopped, dict) else None,
         skew_s=float(doc.get("skew_s", 0.0)),
-        sent_batches=int(doc.get("sent_batches", 0)),
-        extra=dict(doc.get("extra", {})),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 
 import orjson
 
-from edge.protocol.chain import GENESIS_HASH, canonical_event, dumps_canonical
+from edge.protocol.chain import GENESIS_HASH, canonical_event, chain_hash, dumps_canonical
 
 SIGNATURE_HEADER = "X-Edge-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -50,21 +50,6 @@ class BatchError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class JournalRow:
-    """One journal row as stored (its data already canonical JSON text)."""
-
-    seq: int
-    id: str
-    type: str
-    ts: str
-    till: str | None
-    staff: str | None
-    data_json: str
-    prev_hash: str
-    hash: str
-
-
-@dataclass(frozen=True, slots=True)
 class Batch:
     """A decoded batch: its range, the chain head it continues and its events."""
 
@@ -78,29 +63,6 @@ class Batch:
 def idempotency_key(store: str, first_seq: int, last_seq: int) -> str:
     """Return the Idempotency-Key of a batch: `{store}:{first_seq}-{last_seq}`."""
     return f"{store}:{first_seq}-{last_seq}"
-
-
-def wire_event(row: JournalRow) -> str:
-    """Return an event's JSON text as sent: its canonical object plus its hash."""
-    canonical = canonical_event(
-        seq=row.seq,
-        event_id=row.id,
-        event_type=row.type,
-        ts=row.ts,
-        till=row.till,
-        staff=row.staff,
-        data_json=row.data_json,
-        prev_hash=row.prev_hash,
-    )
-    return canonical[:-1] + ',"hash":' + encode_basestring(row.hash) + "}"
-
-
-def batch_json(store: str, rows: Sequence[JournalRow]) -> bytes:
-    """Return the uncompressed JSON of a batch of consecutive journal rows."""
-    if not rows:
-        raise ValueError("a batch holds at least one event")
-    first, last = rows[0], rows[-1]
-    return join_batch(store, first.seq, last.seq, first.prev_hash, [wire_event(r) for r in rows])
 
 
 def join_batch(
@@ -245,12 +207,7 @@ def canonical_bytes(value: Any) -> bytes:
         return dumps_canonical(value).encode("utf-8")
 
 
-def _quote(value: str | None) -> bytes:
-    """Return the canonical JSON of a string or null."""
-    return b"null" if value is None else orjson.dumps(value)
-
-
-def verify_chain(batch: Batch) -> list[str]:
+def verify_batch(batch: Batch) -> list[str]:
     """Check the batch's own hash chain; return each event's canonical data text.
 
     Raises BatchError 422 `chain_broken` naming the first bad seq. The receiver keeps the
@@ -276,23 +233,14 @@ def verify_events(events: Sequence[dict[str, Any]], prev: str) -> list[str]:
         seq = event["seq"]
         if event["prev_hash"] != prev:
             raise BatchError(422, "chain_broken", f"seq {seq}: prev_hash does not follow the chain")
-        data = canonical_bytes(event["data"])
-        canonical = b"".join(
-            (
-                b'{"data":', data,
-                b',"id":', _quote(event["id"]),
-                b',"prev_hash":', _quote(prev),
-                b',"seq":', str(seq).encode(),
-                b',"staff":', _quote(event["staff"]),
-                b',"till":', _quote(event["till"]),
-                b',"ts":', _quote(event["ts"]),
-                b',"type":', _quote(event["type"]),
-                b"}",
-            )
+        data = canonical_bytes(event["data"]).decode("utf-8")
+        canonical = canonical_event(
+            seq=seq, event_id=event["id"], event_type=event["type"], ts=event["ts"],
+            till=event["till"], staff=event["staff"], data_json=data, prev_hash=prev,
         )  # fmt: skip
-        if hashlib.sha256(prev.encode() + canonical).hexdigest() != event["hash"]:
+        if chain_hash(prev, canonical) != event["hash"]:
             raise BatchError(422, "chain_broken", f"seq {seq}: hash does not match its content")
-        texts.append(data.decode("utf-8"))
+        texts.append(data)
         prev = event["hash"]
     return texts
 

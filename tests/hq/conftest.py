@@ -6,6 +6,8 @@ import gzip
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator, Sequence
+from dataclasses import dataclass
+from json.encoder import encode_basestring
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +22,52 @@ from edge.protocol.chain import GENESIS_HASH, canonical_event, chain_hash, dumps
 from edge.protocol.hq import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
-    JournalRow,
-    batch_json,
     idempotency_key,
+    join_batch,
     sign,
 )
 from tests.conftest import STORE
 
 STORE_ID = STORE.id
 STORE_KEY = "a-store-key-that-is-long-enough"
+
+
+@dataclass(frozen=True, slots=True)
+class JournalRow:
+    """One journal row as stored (its data already canonical JSON text)."""
+
+    seq: int
+    id: str
+    type: str
+    ts: str
+    till: str | None
+    staff: str | None
+    data_json: str
+    prev_hash: str
+    hash: str
+
+
+def wire_event(row: JournalRow) -> str:
+    """Return an event's JSON text as sent: its canonical object plus its hash."""
+    canonical = canonical_event(
+        seq=row.seq,
+        event_id=row.id,
+        event_type=row.type,
+        ts=row.ts,
+        till=row.till,
+        staff=row.staff,
+        data_json=row.data_json,
+        prev_hash=row.prev_hash,
+    )
+    return canonical[:-1] + ',"hash":' + encode_basestring(row.hash) + "}"
+
+
+def batch_json(store: str, rows: Sequence[JournalRow]) -> bytes:
+    """Return the uncompressed JSON of a batch of consecutive journal rows."""
+    if not rows:
+        raise ValueError("a batch holds at least one event")
+    first, last = rows[0], rows[-1]
+    return join_batch(store, first.seq, last.seq, first.prev_hash, [wire_event(r) for r in rows])
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
 
@@ -11,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from edge.hq.forwarder import WIRE_SELECT
+from edge.ledger.journal import COLUMNS
 from edge.protocol.chain import GENESIS_HASH, MAX_SAFE_INT, Event, dumps_canonical
 from edge.protocol.hq import (
     BatchError,
-    JournalRow,
-    batch_json,
     canonical_bytes,
     check_signature,
     decode_batch,
@@ -23,10 +24,9 @@ from edge.protocol.hq import (
     inflate,
     retry_after_seconds,
     sign,
-    verify_chain,
-    wire_event,
+    verify_batch,
 )
-from tests.hq.conftest import make_rows
+from tests.hq.conftest import JournalRow, batch_json, make_rows
 
 # every JSON value event data may hold: no floats, integers within ±2^53, any text
 scalars = (
@@ -56,13 +56,39 @@ def test_control_characters_and_unicode_keep_the_chains_escapes() -> None:
 
 
 def test_wire_events_are_the_events_objects_with_their_hash() -> None:
-    row = make_rows(1)[0]
-    event = Event(
-        row.seq, row.id, row.type, row.ts, row.till, row.staff, json.loads(row.data_json),
-        row.prev_hash, row.hash,
+    # the forwarder's SQL builds each event's JSON from the stored row: it must be the event
+    rows = [
+        *make_rows(2),
+        JournalRow(
+            3,
+            "e-3",
+            "note.added",
+            "2026-11-23T02:00:00.000+00:00",
+            None,
+            None,
+            '{"text":"a\\"b\\n中"}',
+            "0" * 64,
+            "f" * 64,
+        ),
+    ]
+    conn = sqlite3.connect(":memory:")
+    conn.execute(f"CREATE TABLE journal({COLUMNS})")
+    conn.executemany(
+        "INSERT INTO journal VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [(r.seq, r.id, r.type, r.ts, r.till, r.staff, r.data_json, r.prev_hash, r.hash)
+         for r in rows],
     )  # fmt: skip
-    assert json.loads(wire_event(row)) == event.to_wire()
-    assert event.computed_hash() == row.hash
+    wire = [text for *_, text in conn.execute(WIRE_SELECT, (1, 10))]
+    for row, text in zip(rows, wire, strict=True):
+        event = Event(
+            row.seq, row.id, row.type, row.ts, row.till, row.staff, json.loads(row.data_json),
+            row.prev_hash, row.hash,
+        )  # fmt: skip
+        assert json.loads(text) == event.to_wire()
+    first = rows[0]
+    assert Event(first.seq, first.id, first.type, first.ts, first.till, first.staff,
+                 json.loads(first.data_json), first.prev_hash, first.hash
+                 ).computed_hash() == first.hash  # fmt: skip
 
 
 def test_signatures_cover_time_and_body_and_expire() -> None:
@@ -102,7 +128,7 @@ def test_a_batch_decodes_and_its_chain_verifies() -> None:
     rows = make_rows(20)
     batch = decode_batch(batch_json("S-TEST", rows), store="S-TEST",
                          idempotency=idempotency_key("S-TEST", 1, 20))  # fmt: skip
-    texts = verify_chain(batch)
+    texts = verify_batch(batch)
     assert texts == [r.data_json for r in rows]
     assert batch.prev_hash == GENESIS_HASH
 
@@ -114,15 +140,15 @@ def test_a_forged_chain_is_named_at_its_first_bad_seq() -> None:
     batch = decode_batch(json.dumps(doc).encode(), store="S-TEST",
                          idempotency=idempotency_key("S-TEST", 1, 6))  # fmt: skip
     with pytest.raises(BatchError) as refused:
-        verify_chain(batch)
+        verify_batch(batch)
     assert (refused.value.status, refused.value.code) == (422, "chain_broken")
     assert refused.value.message.startswith("seq 3:")
     later = make_rows(3, start=4)  # seq 4.. claiming to follow the genesis hash
     batch = decode_batch(batch_json("S-TEST", later), store="S-TEST",
                          idempotency=idempotency_key("S-TEST", 4, 6))  # fmt: skip
-    verify_chain(batch)  # self-consistent: only HQ's head can tell it does not continue
+    verify_batch(batch)  # self-consistent: only HQ's head can tell it does not continue
     with pytest.raises(BatchError):
-        verify_chain(decode_batch(batch_json("S-TEST", [*rows[:1], *later[:1]]),
+        verify_batch(decode_batch(batch_json("S-TEST", [*rows[:1], *later[:1]]),
                                   store="S-TEST", idempotency="S-TEST:1-2"))  # fmt: skip
 
 
