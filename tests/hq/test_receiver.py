@@ -16,10 +16,11 @@ from aiohttp.test_utils import TestServer
 
 from edge.hq.receiver import create_receiver
 from edge.protocol.chain import canonical_event, chain_hash
-from edge.protocol.hq import SIGNATURE_HEADER, batch_json, sign
+from edge.protocol.hq import SIGNATURE_HEADER, sign
 from tests.hq.conftest import (
     STORE_ID,
     STORE_KEY,
+    batch_json,
     make_rows,
     post_rows,
     signed_headers,
