@@ -28,7 +28,7 @@ from typing import Any
 
 import asyncpg
 
-from edge.bench.checkout import HOST, free_port, serving
+from edge.bench.checkout import HOST, _request, free_port, serving
 from edge.hq.pgtemp import TempCluster, start_cluster
 from edge.hq.receiver import COLUMNS, create_schema
 from edge.ledger.journal import ChainState, Tx, journal_tail
@@ -222,7 +222,7 @@ def _run(work: Path, cluster: TempCluster, count: int) -> dict[str, Any]:
             work / "store.log",
             ready_timeout=READY_TIMEOUT_S,  # the start-up check of a 1M-event chain
         ) as store:
-            time.sleep(1.0)  # settle: the start-up chain check has finished (readyz said so)
+            _settled(store_port)
             rss_before = rss_mb(store.pid)
             drained, drain_s, rss_peak = _drain(cluster, hq_port, store.pid, head, work)
     finally:
@@ -230,6 +230,22 @@ def _run(work: Path, cluster: TempCluster, count: int) -> dict[str, Any]:
     return _report(
         Figures(count, head, fill_s, copied, copy_s, drained, drain_s, rss_before, rss_peak)
     )
+
+
+def _settled(port: int) -> None:
+    """Wait until the server's start-up reads of the journal are over.
+
+    /readyz said the chain is verified; the metrics' first count of the journal is done once
+    /metrics shows the sales counter.
+    """
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        status, text = _request(port, "GET", "/metrics")
+        if status == 200 and "edge_sales_total" in text:
+            time.sleep(1.0)
+            return
+        time.sleep(0.2)
+    raise RuntimeError("the server's first count of the journal did not finish")
 
 
 def _drain(

@@ -18,6 +18,7 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -41,9 +42,8 @@ from edge.protocol.hq import (
     IDEMPOTENCY_HEADER,
     MAX_COMPRESSED_BYTES,
     SIGNATURE_HEADER,
-    compress,
+    BatchWriter,
     idempotency_key,
-    join_batch,
     retry_after_seconds,
     sign,
 )
@@ -53,6 +53,8 @@ log = logging.getLogger(__name__)
 
 BACKOFF_BASE_S = 1.0
 ANSWER_LIMIT = 64 * 1024  # HQ's answers are small; never hold more of one
+FETCH_ROWS = 500  # journal rows held at once while a batch is written
+BATCH_SLACK = 512 * 1024  # compressed output a gzip stream may still hold back
 RETRY_AFTER_MAX_S = 3600.0  # a Retry-After beyond an hour is taken as an hour
 SKEW_NOISE_S = 2.0  # HQ's Date has one-second resolution: smaller changes are noise
 STOP_STATUSES = frozenset({400, 401, 422})
@@ -131,6 +133,9 @@ class Forwarder:
         self.attempts = 0
         self.outcomes: dict[str, int] = {}
         self._ahead: tuple[int, asyncio.Future[Prepared | None]] | None = None
+        # batches are read on one thread of their own: the connection is never shared, and
+        # their memory comes back to one allocator arena instead of one per pool thread
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="hq-reader")
 
     # -- what others call -------------------------------------------------------------------
 
@@ -181,6 +186,7 @@ class Forwarder:
                 await asyncio.wait([self._ahead[1]])
             await session.close()
             await asyncio.to_thread(conn.close)
+            self._reader.shutdown(wait=False)
 
     async def _turn(
         self, conn: sqlite3.Connection, session: aiohttp.ClientSession, stop: asyncio.Event
@@ -208,9 +214,7 @@ class Forwarder:
         self.oldest_unsent_ts = batch.oldest_ts
         self.phase = "sending"
         # read and compress the next range while this one is in flight (HQ most often acks it)
-        self._ahead = (batch.last + 1, asyncio.ensure_future(
-            asyncio.to_thread(self._read_batch, conn, batch.last + 1)
-        ))  # fmt: skip
+        self._ahead = (batch.last + 1, self._read(conn, batch.last + 1))
         outcome = await self._send(session, batch)
         self.outcomes[outcome.kind] = self.outcomes.get(outcome.kind, 0) + 1
         await self._follow(outcome, batch, stop)
@@ -257,7 +261,13 @@ class Forwarder:
             batch = await task  # (never two reads on the connection at once)
             if start == first and batch is not None and batch.count <= self.limit:
                 return batch
-        return await asyncio.to_thread(self._read_batch, conn, first)
+        return await self._read(conn, first)
+
+    def _read(self, conn: sqlite3.Connection, first: int) -> asyncio.Future[Prepared | None]:
+        """Start reading the batch from `first` on the reader thread."""
+        return asyncio.get_running_loop().run_in_executor(
+            self._reader, self._read_batch, conn, first
+        )
 
     def _stop(self, seq: int, status: int, code: str, message: str) -> None:
         """Stop forwarding at `seq` with an alarm (selling goes on)."""
@@ -310,20 +320,40 @@ class Forwarder:
 
     # -- one batch --------------------------------------------------------------------------
 
-    def _read_batch(self, conn: sqlite3.Connection, first: int) -> Prepared | None:
-        """Read and compress the next batch (on a thread); None when nothing is unsent."""
-        rows = conn.execute(WIRE_SELECT, (first, self.limit)).fetchall()
-        if not rows:
+    def _read_batch(
+        self, conn: sqlite3.Connection, first: int, limit: int | None = None
+    ) -> Prepared | None:
+        """Read and compress the next batch (on the reader thread); None when nothing is unsent.
+
+        Rows stream from the cursor into the compressor, so only the compressed batch is held;
+        it ends at `limit` events or when the compressed size nears the byte cap (the
+        compressor may still hold some output back: a batch that ends up over the cap anyway
+        is read again with half as many events).
+        """
+        limit = self.limit if limit is None else limit
+        slack = min(BATCH_SLACK, self.max_bytes // 4)
+        cursor = conn.execute(WIRE_SELECT, (first, limit))
+        writer: BatchWriter | None = None
+        oldest = ""
+        while rows := cursor.fetchmany(FETCH_ROWS):
+            for seq, ts, prev_hash, event_json in rows:
+                if writer is None:
+                    writer, oldest = BatchWriter(self.store, seq, prev_hash), ts
+                if seq != first + writer.count:
+                    raise RuntimeError(f"the journal has a gap after seq {seq - 1}")
+                writer.add(event_json)
+                if writer.size + slack >= self.max_bytes:
+                    break
+            else:
+                continue
+            break
+        cursor.close()
+        if writer is None:
             return None
-        if rows[0][0] != first or rows[-1][0] != first + len(rows) - 1:
-            raise RuntimeError(f"the journal has a gap after seq {first - 1}")
-        texts = [row[3] for row in rows]
-        while True:
-            last = first + len(texts) - 1
-            body = compress(join_batch(self.store, first, last, rows[0][2], texts))
-            if len(body) <= self.max_bytes or len(texts) == 1:
-                return Prepared(first, last, body, rows[0][1])
-            texts = texts[: len(texts) // 2]
+        count, body = writer.count, writer.finish()
+        if len(body) > self.max_bytes and count > 1:
+            return self._read_batch(conn, first, count // 2)
+        return Prepared(first, first + count - 1, body, oldest)
 
     async def _send(self, session: aiohttp.ClientSession, batch: Prepared) -> Outcome:
         """Send one batch and judge HQ's answer (a clock correction earns one more try)."""

@@ -22,8 +22,8 @@ from edge.protocol.chain import GENESIS_HASH, canonical_event, chain_hash, dumps
 from edge.protocol.hq import (
     IDEMPOTENCY_HEADER,
     SIGNATURE_HEADER,
+    BatchWriter,
     idempotency_key,
-    join_batch,
     sign,
 )
 from tests.conftest import STORE
@@ -66,8 +66,10 @@ def batch_json(store: str, rows: Sequence[JournalRow]) -> bytes:
     """Return the uncompressed JSON of a batch of consecutive journal rows."""
     if not rows:
         raise ValueError("a batch holds at least one event")
-    first, last = rows[0], rows[-1]
-    return join_batch(store, first.seq, last.seq, first.prev_hash, [wire_event(r) for r in rows])
+    writer = BatchWriter(store, rows[0].seq, rows[0].prev_hash, compressed=False)
+    for row in rows:
+        writer.add(wire_event(row))
+    return writer.finish()
 
 
 @pytest.fixture(scope="session")

@@ -34,6 +34,7 @@ class Seen:
     idempotency: str | None
     at: float  # monotonic
     upstream_status: int | None = None
+    size: int = 0  # request body bytes
 
 
 @dataclass
@@ -77,6 +78,7 @@ class FaultProxy:
         seen = Seen(action, request.path, request.headers.get("Idempotency-Key"), time.monotonic())
         self.seen.append(seen)
         body = await request.read()
+        seen.size = len(body)
         if action == HANG:
             await asyncio.sleep(self.hang_s)
             return web.Response(status=504)

@@ -216,3 +216,19 @@ async def test_bad_answers_from_hq_are_retried_not_believed(
     assert status["stopped"]["code"] == "hq_ahead"  # HQ claims seqs the store never made
     assert status["acked_seq"] == 0
     assert len(seen) == 2
+
+
+async def test_batches_stay_under_the_byte_cap_and_lose_nothing(
+    store_factory: Factory, receiver: TestServer, aiohttp_server: Any, db: asyncpg.Pool
+) -> None:
+    store = await store_factory("")  # build a backlog first, with no link
+    await sell(store, 600)
+    await store.close()
+    proxy = FaultProxy(url_of(receiver))
+    front = await aiohttp_server(proxy.app(), auto_decompress=False)
+    cap = 64 * 1024
+    store = await store_factory(url_of(front), batch_bytes=cap)
+    await drained(store, within=30)
+    assert await stored(db) == journal(store)
+    sizes = [s.size for s in proxy.seen]
+    assert len(sizes) > 1 and max(sizes) <= cap, sizes  # cut by bytes, not by the 5,000 events
