@@ -242,7 +242,9 @@ def _hq_ctx(
             yield
             return
         if worker:
-            app[UPLINK] = NoUplink("the HQ link runs in the primary process")
+            from edge.hq.link import WorkerLink  # noqa: PLC0415 - only when HQ is configured
+
+            app[UPLINK] = WorkerLink(settings.ledger_path, settings.hq.url)
             yield
             return
         if not settings.secrets.hq_key:
@@ -250,7 +252,9 @@ def _hq_ctx(
             app[UPLINK] = NoUplink("the hq-key credential is missing")
             yield
             return
-        from edge.hq.forwarder import Forwarder  # noqa: PLC0415 - only when HQ is configured
+        from edge.hq.downlink import Downlink  # noqa: PLC0415 - only when HQ is configured
+        from edge.hq.forwarder import Forwarder  # noqa: PLC0415
+        from edge.hq.link import HqLink  # noqa: PLC0415
 
         ledger = app[LEDGER]
         forwarder = Forwarder(
@@ -260,17 +264,26 @@ def _hq_ctx(
             key=settings.secrets.hq_key,
             head=lambda: ledger.head[0],
         )
-        app[UPLINK] = forwarder
-        app[METRICS].registry.register(HqCollector(forwarder))
+        downlink = Downlink(ledger=ledger, forwarder=forwarder)
+        link = HqLink(forwarder, downlink)
+        app[UPLINK] = link
+        app[METRICS].registry.register(HqCollector(link))
         ledger.listen(forwarder.nudge)
         stop = asyncio.Event()
-        task = asyncio.create_task(forwarder.run(stop), name="hq-forwarder")
+        tasks = [
+            asyncio.create_task(forwarder.run(stop), name="hq-forwarder"),
+            asyncio.create_task(downlink.run(stop), name="hq-downlink"),
+        ]
         yield
         stop.set()
-        try:  # a batch in flight is abandoned: HQ answers its resend as one it already has
-            await asyncio.wait_for(task, HQ_STOP_GRACE_S)
-        except TimeoutError:
-            log.info("HQ forwarder: a batch in flight was abandoned at shutdown")
+        # a batch in flight is abandoned: HQ answers its resend as one it already has; a
+        # catalog being applied finishes or rolls back whole inside the ledger
+        _, late = await asyncio.wait(tasks, timeout=HQ_STOP_GRACE_S)
+        for task in late:
+            log.info("HQ link: %s abandoned its request at shutdown", task.get_name())
+            task.cancel()
+        if late:
+            await asyncio.wait(late)
 
     return hq_ctx
 

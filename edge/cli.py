@@ -107,7 +107,29 @@ def cmd_config_check(args: argparse.Namespace) -> int:
     print(
         "  secrets    " + ", ".join(f"{k}={'set' if v else 'missing'}" for k, v in present.items())
     )
-    return EXIT_OK if profiles_ok else EXIT_FAIL
+    hq_ok = _check_hq(settings)
+    return EXIT_OK if profiles_ok and hq_ok else EXIT_FAIL
+
+
+def _check_hq(settings: Settings) -> bool:
+    """Print the HQ link's settings; a URL without the key (or not http/https) is a problem."""
+    hq = settings.hq
+    if not hq.url:
+        print("  hq         off (hq.url not set: the store sells on alone)")
+        return True
+    catalog = f"every {hq.catalog_interval_s} s" if hq.catalog_interval_s > 0 else "off"
+    print(f"  hq         {hq.url} (catalog {catalog})")
+    problems = []
+    if not hq.url.startswith(("https://", "http://")):
+        problems.append("hq.url must start with https:// (or http:// on a trusted network)")
+    if not settings.secrets.hq_key:
+        problems.append(
+            "hq.url is set but the hq-key credential is missing: nothing is forwarded"
+            " (put the store's key in $CREDENTIALS_DIRECTORY/hq-key)"
+        )
+    for problem in problems:
+        print(f"  PROBLEM    {problem}")
+    return not problems
 
 
 def cmd_init(args: argparse.Namespace) -> int:

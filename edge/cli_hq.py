@@ -36,18 +36,19 @@ def _ledger_and_url(args: argparse.Namespace) -> tuple[Path, str]:
 
 def cmd_hq_status(args: argparse.Namespace) -> int:
     """Show the HQ link: cursor, backlog, oldest unsent, last error, stop."""
-    from edge.hq.forwarder import offline_status  # noqa: PLC0415
+    from edge.hq.link import WorkerLink  # noqa: PLC0415
 
     path, url = _ledger_and_url(args)
     if not path.exists():
         print(f"{path} does not exist", file=sys.stderr)
         return EXIT_FAIL
-    status = offline_status(path, url)
+    status = WorkerLink(path, url).status()
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
     else:
         print(_status_text(status))
-    return EXIT_STOPPED if status["stopped"] else EXIT_OK
+    refused = status["stopped"] or status["downlink"]["rejected"]
+    return EXIT_STOPPED if refused else EXIT_OK
 
 
 def _status_text(status: dict[str, Any]) -> str:
@@ -77,6 +78,25 @@ def _status_text(status: dict[str, Any]) -> str:
         )
     if status.get("retry_requested"):
         lines.append("retry        requested; the server picks it up within seconds")
+    down = status["downlink"]
+    lines.append(
+        f"catalog      version {down['version']}"
+        + (
+            f", applied at seq {down['synced_seq']} ({down['synced_ts']})"
+            if down["synced_seq"]
+            else ""
+        )
+    )
+    refused = down.get("rejected")
+    if refused:
+        first = refused["problems"][0] if refused["problems"] else {}
+        lines.append(
+            f"CATALOG REFUSED up to version {refused['version']} (seq {refused['seq']}):"
+            f" {len(refused['problems'])} problem(s), first: version {first.get('version')}"
+            f" {first.get('kind')} {first.get('entity')} {first.get('path')}:"
+            f" {first.get('message')} — the store sells from its last good catalog until HQ"
+            " publishes a correction"
+        )
     return "\n".join(lines)
 
 
@@ -165,6 +185,52 @@ def cmd_hq_store(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hq_publish(args: argparse.Namespace) -> int:
+    """Publish catalog changes for the stores' downlink (HQ's side; JSON array or lines)."""
+    import asyncpg  # noqa: PLC0415
+
+    from edge.hq.receiver import create_schema, publish_changes  # noqa: PLC0415
+    from edge.services.downlink import KINDS  # noqa: PLC0415
+
+    text = sys.stdin.read() if args.file == "-" else Path(args.file).read_text(encoding="utf-8")
+    try:
+        stripped = text.strip()
+        if stripped.startswith("["):
+            changes = json.loads(stripped)
+        else:
+            changes = [json.loads(line) for line in stripped.splitlines() if line.strip()]
+    except json.JSONDecodeError as err:
+        print(f"{args.file}: not JSON ({err})", file=sys.stderr)
+        return EXIT_FAIL
+    for index, change in enumerate(changes):
+        if (
+            not isinstance(change, dict)
+            or change.get("kind") not in KINDS
+            or not isinstance(change.get("body"), dict)
+        ):
+            print(
+                f'{args.file}: change {index + 1} is not {{"kind": one of'
+                f' {", ".join(KINDS)}, "body": {{…}}}}',
+                file=sys.stderr,
+            )
+            return EXIT_FAIL
+
+    async def run() -> list[int]:
+        pool = await asyncpg.create_pool(_dsn(args), min_size=1, max_size=1)
+        try:
+            await create_schema(pool)
+            async with pool.acquire() as conn:
+                return await publish_changes(conn, args.store, changes)
+        finally:
+            await pool.close()
+
+    versions = asyncio.run(run())
+    where = f"store {args.store}" if args.store else "every store"
+    span = f"versions {versions[0]}..{versions[-1]}" if versions else "nothing"
+    print(f"published {len(versions)} change(s) for {where}: {span}")
+    return EXIT_OK
+
+
 def add_hq_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], add: Add) -> None:
     """Add `edge hq …` to the parser."""
     hq = sub.add_parser("hq", help="the HQ link and the reference HQ receiver")
@@ -189,3 +255,7 @@ def add_hq_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], ad
     store.add_argument("--key-file", required=True, help="file holding the store's key")
     store.add_argument("--name", default="", help="store name")
     store.add_argument("--dsn", help=f"postgresql://… (default ${DSN_ENV})")
+    publish = add("publish", cmd_hq_publish, "publish catalog changes to stores", hq_sub)
+    publish.add_argument("file", help='JSON array or lines of {"kind", "body"} ("-": stdin)')
+    publish.add_argument("--store", help="only for this store (default: every store)")
+    publish.add_argument("--dsn", help=f"postgresql://… (default ${DSN_ENV})")

@@ -548,3 +548,28 @@ class HqCollector(Collector):
         for outcome in ("acked", "resend", "retry", "shrink", "stop"):
             batches.add_metric([outcome], float(status["batches"].get(outcome, 0)))
         yield batches
+        downlink = status.get("downlink")
+        if downlink:
+            yield from _downlink_metrics(downlink)
+
+
+def _downlink_metrics(downlink: dict[str, Any]) -> Iterator[Metric]:
+    """Yield the catalog downlink's gauges: version held, refusal standing, last answer."""
+    gauges = [
+        ("edge_hq_catalog_version", "HQ catalog version the ledger holds",
+         float(downlink["version"])),
+        ("edge_hq_catalog_rejected", "1 while HQ's latest catalog changes are refused",
+         1.0 if downlink["rejected"] else 0.0),
+        ("edge_hq_catalog_failing", "1 while asking HQ for catalog changes fails",
+         1.0 if downlink.get("state") == "error" else 0.0),
+    ]  # fmt: skip
+    if downlink.get("last_sync_at") is not None:
+        gauges.append(
+            ("edge_hq_catalog_last_sync_timestamp_seconds",
+             "When HQ last answered a catalog request (Unix time)",
+             float(downlink["last_sync_at"]))
+        )  # fmt: skip
+    for name, doc, value in gauges:
+        gauge = GaugeMetricFamily(name, doc)
+        gauge.add_metric([], value)
+        yield gauge

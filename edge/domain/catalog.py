@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -312,3 +312,41 @@ def category_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Categor
     if f.problems:
         raise ValidationFailed(f.problems)
     return category
+
+
+PRICE_FIELDS = ("product", "list_price", "member_price", "cost")
+
+
+@dataclass(frozen=True)
+class PriceChange:
+    """New prices for a product (as HQ sends them): what is absent stays as it was."""
+
+    product: str
+    list_price: int
+    member_price: int | None
+    cost: int | None
+    sets_member_price: bool  # member_price given (null clears it) or absent (kept)
+
+    def apply(self, product: Product) -> Product:
+        """Return `product` at these prices; refuse a member price above the list price."""
+        member = self.member_price if self.sets_member_price else product.member_price
+        if member is not None and member > self.list_price:
+            raise ValidationFailed([("member_price", "must not exceed list_price")])
+        cost = product.cost if self.cost is None else self.cost
+        return replace(product, list_price=self.list_price, member_price=member, cost=cost)
+
+
+def price_change_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> PriceChange:
+    """Check a price change: a known product id, a list price, optional member price and cost."""
+    f = _Fields(raw, prefix)
+    f.unknown(PRICE_FIELDS, "price")
+    product_id = f.text("product", max_len=40)
+    if product_id and not PRODUCT_ID.match(product_id):
+        f.problem("product", "must be 1-40 letters, digits, '.', '_' or '-'")
+    list_price = f.money("list_price")
+    member_price = f.money("member_price", required=False)
+    if member_price is not None and list_price is not None and member_price > list_price:
+        f.problem("member_price", "must not exceed list_price")
+    cost = f.money("cost", required=False)
+    f.check()
+    return PriceChange(product_id, list_price or 0, member_price, cost, "member_price" in raw)

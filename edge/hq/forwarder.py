@@ -368,7 +368,7 @@ class Forwarder:
             }
             try:
                 async with session.post(self.url, data=batch.body, headers=headers) as resp:
-                    self._learn_skew(resp.headers.get("Date"))
+                    self.learn_skew(resp.headers.get("Date"))
                     raw = await resp.content.read(ANSWER_LIMIT)
                     status, retry_after = resp.status, resp.headers.get("Retry-After")
             except TimeoutError:
@@ -380,7 +380,7 @@ class Forwarder:
             return self._judge(status, raw, retry_after)
         return self._judge(status, raw, retry_after)
 
-    def _learn_skew(self, date: str | None) -> None:
+    def learn_skew(self, date: str | None) -> None:
         """Correct the signing clock by HQ's Date header (a Pi may boot with a wrong clock)."""
         if not date:
             return

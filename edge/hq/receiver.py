@@ -209,6 +209,7 @@ async def _store_batch(pool: asyncpg.Pool, batch: Batch) -> web.Response:
                     f"seq {batch.first_seq} does not follow HQ's chain head at seq {head_seq}",
                 )  # fmt: skip
             await _append(conn, batch)
+            await _route_transfers(conn, batch)
             last = batch.events[-1]
             await conn.execute(
                 "UPDATE hq_heads SET seq = $2, hash = $3, batches = batches + 1,"
@@ -239,6 +240,56 @@ async def _store_batch(pool: asyncpg.Pool, batch: Batch) -> web.Response:
         return expect(head_seq + 1, "overlap", f"HQ holds up to seq {head_seq}")
 
 
+async def _route_transfers(conn: PoolConnectionProxy[Any], batch: Batch) -> None:
+    """Route the batch's transfers to the other store's downlink, exactly once.
+
+    A transfer sent is announced to its destination; a receipt goes back to the store that
+    sent it. This runs in the batch's transaction, so a resent batch routes nothing again.
+    """
+    for event in batch.events:
+        kind = event["type"]
+        if kind not in ("transfer.sent", "transfer.received"):
+            continue
+        data = event["data"]
+        if not isinstance(data, dict) or not isinstance(data.get("transfer"), str):
+            log.warning("%s at %s seq %d names no transfer", kind, batch.store, event["seq"])
+            continue
+        if kind == "transfer.sent":
+            routed = await conn.fetchval(
+                "INSERT INTO hq_transfers(to_store, id, from_store, lines, sent_seq)"
+                " VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING to_store",
+                str(data.get("to_store")), data["transfer"], batch.store,
+                json.dumps(data.get("lines")),
+                event["seq"],
+            )  # fmt: skip
+            body = {
+                "transfer": data["transfer"],
+                "from_store": batch.store,
+                "lines": data.get("lines"),
+            }
+            target, what = routed, "transfer"
+        else:
+            target = await conn.fetchval(
+                "UPDATE hq_transfers SET received = $3, received_seq = $4, received_at = now()"
+                " WHERE to_store = $1 AND id = $2 AND received IS NULL RETURNING from_store",
+                batch.store, data["transfer"], json.dumps(data.get("lines")), event["seq"],
+            )  # fmt: skip
+            body = {
+                "transfer": data["transfer"],
+                "to_store": batch.store,
+                "lines": data.get("lines"),
+            }
+            what = "transfer_receipt"
+        if target is None:
+            log.warning("%s of %s at %s seq %d not routed", kind, data.get("transfer"),
+                        batch.store, event["seq"])  # fmt: skip
+            continue
+        await conn.execute(
+            "INSERT INTO hq_catalog(store, kind, body) VALUES ($1, $2, $3)",
+            target, what, json.dumps(body, ensure_ascii=False),
+        )  # fmt: skip
+
+
 def _records(store: str, events: list[dict[str, Any]], texts: list[str]) -> list[tuple[Any, ...]]:
     """Return the COPY rows of events."""
     return [
@@ -256,6 +307,28 @@ def _records(store: str, events: list[dict[str, Any]], texts: list[str]) -> list
         )
         for e, text in zip(events, texts, strict=True)
     ]
+
+
+async def publish_changes(
+    conn: asyncpg.Connection | PoolConnectionProxy[Any],
+    store: str | None,
+    changes: list[dict[str, Any]],
+) -> list[int]:
+    """Publish catalog changes (`{"kind", "body"}`) for one store, or all when `store` is None.
+
+    One transaction: the changes get consecutive versions in the order given and stores see
+    them all or none. Returns their versions.
+    """
+    versions: list[int] = []
+    async with conn.transaction():
+        for change in changes:
+            body = json.dumps(change["body"], ensure_ascii=False)
+            version = await conn.fetchval(
+                "INSERT INTO hq_catalog(store, kind, body) VALUES ($1, $2, $3) RETURNING version",
+                store, change["kind"], body,
+            )  # fmt: skip
+            versions.append(int(version))
+    return versions
 
 
 async def get_catalog(request: web.Request) -> web.Response:

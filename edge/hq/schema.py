@@ -1,4 +1,4 @@
-"""The reference HQ's PostgreSQL schema: events partitioned by store, heads, keys, downlink.
+"""The reference HQ's PostgreSQL schema: events by store, heads, keys, downlink, transfers.
 
 Every table that grows with a store's activity carries `store` in its primary key, so the
 schema distributes as is on a sharded PostgreSQL (Citus: `create_distributed_table('hq_events',
@@ -12,7 +12,8 @@ from __future__ import annotations
 
 PARTITIONS = 8
 SCHEMA_LOCK = 0x5E_D6E_0001  # pg_advisory_xact_lock key of the schema set-up
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+CATALOG_LOCK = 0x5E_D6E_0002  # held from a catalog row's numbering to its commit
 
 SCHEMA = [
     """
@@ -71,4 +72,37 @@ SCHEMA = [
     )
     """,
     "CREATE INDEX IF NOT EXISTS hq_catalog_store ON hq_catalog (store, version)",
+    # a row's version is drawn under a transaction-long lock, so versions become visible in
+    # order and a store reading `since=v` can never miss a row numbered below v that commits
+    # later; whoever inserts (the receiver routing a transfer, HQ's own tools) gets this
+    f"""
+    CREATE OR REPLACE FUNCTION hq_catalog_in_order() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        PERFORM pg_advisory_xact_lock({CATALOG_LOCK});
+        NEW.version := nextval(pg_get_serial_sequence('hq_catalog', 'version'));
+        RETURN NEW;
+    END $$
+    """,
+    # the trigger numbers rows: no default drawing a number it would throw away
+    "ALTER TABLE hq_catalog ALTER COLUMN version DROP DEFAULT",
+    """
+    CREATE OR REPLACE TRIGGER hq_catalog_in_order BEFORE INSERT ON hq_catalog
+    FOR EACH ROW EXECUTE FUNCTION hq_catalog_in_order()
+    """,
+    # transfers between stores as HQ routes them: sent by one, announced to the other on its
+    # downlink, received there, and the receipt routed back to the sender
+    """
+    CREATE TABLE IF NOT EXISTS hq_transfers (
+        to_store     text   NOT NULL,
+        id           text   NOT NULL,
+        from_store   text   NOT NULL,
+        lines        json   NOT NULL,
+        sent_seq     bigint NOT NULL,
+        received     json,
+        received_seq bigint,
+        created_at   timestamptz NOT NULL DEFAULT now(),
+        received_at  timestamptz,
+        PRIMARY KEY (to_store, id)
+    )
+    """,
 ]

@@ -108,6 +108,63 @@ class StaffInput:
             raise InvalidInput("commission_bp must be 0..10000", code="bad_commission")
 
 
+def save_staff_in_tx(
+    tx: Tx,
+    staff: StaffInput,
+    *,
+    badge: str | None,
+    keep_badge: bool,
+    pin: tuple[str, str] | None,
+    actor: Actor,
+    require_pin: bool = True,
+) -> str:
+    """Append staff.saved (when something changed) and staff.pin_set (with a new PIN).
+
+    `badge` is the badge's keyed digest; `keep_badge` keeps the one on file instead. `pin` is
+    (salt, hash). `require_pin=False` lets a new staff member exist without a PIN (HQ creates
+    staff; a manager sets the PIN in the store): nobody can sign in with a PIN until then.
+    """
+    before = tx.conn.execute(
+        "SELECT name, role, active, badge, commission_bp, pin_hash FROM staff WHERE id = ?",
+        (staff.id,),
+    ).fetchone()
+    if before is None and pin is None and require_pin:
+        raise InvalidInput("a new staff member needs a PIN", code="pin_required")
+    if keep_badge and before is not None:
+        badge = before[3]
+    if badge is not None:
+        owner = tx.conn.execute("SELECT id FROM staff WHERE badge = ?", (badge,)).fetchone()
+        if owner is not None and owner[0] != staff.id:
+            raise Conflict("that badge belongs to someone else", code="badge_conflict")
+    record = {
+        "id": staff.id,
+        "name": staff.name,
+        "role": staff.role,
+        "active": staff.active,
+        "badge": badge,
+        "commission_bp": staff.commission_bp,
+    }
+    same = before is not None and tuple(before[:5]) == (
+        staff.name,
+        staff.role,
+        int(staff.active),
+        badge,
+        staff.commission_bp,
+    )
+    if not same:
+        tx.append("staff.saved", {"staff": record}, staff=actor.staff, till=actor.till)
+    if pin is not None:
+        tx.append(
+            "staff.pin_set",
+            {"staff": staff.id, "salt": pin[0], "hash": pin[1]},
+            staff=actor.staff,
+            till=actor.till,
+        )
+    if before is None:
+        return "created"
+    return "unchanged" if same and pin is None else "updated"
+
+
 @dataclass(frozen=True)
 class SignIn:
     """A new session: the token goes into the till's cookie and nowhere else."""
@@ -168,48 +225,13 @@ class Auth:
         salt = new_salt()
         pin_hash = await asyncio.to_thread(hash_pin, pin, salt, self._pepper) if pin else None
         new_badge = self.digest("badge:" + staff.badge) if staff.badge else None
+        pin_set = (salt, pin_hash) if pin_hash is not None else None
 
-        def command(tx: Tx) -> str:
-            before = tx.conn.execute(
-                "SELECT name, role, active, badge, commission_bp, pin_hash FROM staff WHERE id = ?",
-                (staff.id,),
-            ).fetchone()
-            if before is None and pin is None:
-                raise InvalidInput("a new staff member needs a PIN", code="pin_required")
-            badge = before[3] if keep_badge and before is not None else new_badge
-            if badge is not None:
-                owner = tx.conn.execute("SELECT id FROM staff WHERE badge = ?", (badge,)).fetchone()
-                if owner is not None and owner[0] != staff.id:
-                    raise Conflict("that badge belongs to someone else", code="badge_conflict")
-            record = {
-                "id": staff.id,
-                "name": staff.name,
-                "role": staff.role,
-                "active": staff.active,
-                "badge": badge,
-                "commission_bp": staff.commission_bp,
-            }
-            same = before is not None and tuple(before[:5]) == (
-                staff.name,
-                staff.role,
-                int(staff.active),
-                badge,
-                staff.commission_bp,
+        return await self.ledger.submit(
+            lambda tx: save_staff_in_tx(
+                tx, staff, badge=new_badge, keep_badge=keep_badge, pin=pin_set, actor=actor
             )
-            if not same:
-                tx.append("staff.saved", {"staff": record}, staff=actor.staff, till=actor.till)
-            if pin_hash is not None:
-                tx.append(
-                    "staff.pin_set",
-                    {"staff": staff.id, "salt": salt, "hash": pin_hash},
-                    staff=actor.staff,
-                    till=actor.till,
-                )
-            if before is None:
-                return "created"
-            return "unchanged" if same and pin_hash is None else "updated"
-
-        return await self.ledger.submit(command)
+        )
 
     async def list_staff(self) -> list[dict[str, Any]]:
         """Return every staff member with their sign-in record (no secrets)."""

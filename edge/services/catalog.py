@@ -84,7 +84,7 @@ def _conflicts(conn: sqlite3.Connection, product: Product) -> list[tuple[str, st
     return problems
 
 
-def _save(tx: Tx, product: Product, actor: Actor) -> Outcome:
+def save_product_in_tx(tx: Tx, product: Product, actor: Actor) -> Outcome:
     """Append a product_saved event unless nothing changed; raise Conflict on clashes."""
     before = stored_product(tx.conn, product.id)
     if before == product:
@@ -104,33 +104,34 @@ def _save(tx: Tx, product: Product, actor: Actor) -> Outcome:
 async def save_product(ledger: Ledger, product: Product, actor: Actor) -> Outcome:
     """Create or update one product (one event, none if nothing changed)."""
     try:
-        return await ledger.submit(lambda tx: _save(tx, product, actor))
+        return await ledger.submit(lambda tx: save_product_in_tx(tx, product, actor))
     except ValidationFailed as err:
         raise CatalogConflict(err.problems, code="catalog_conflict") from err
 
 
+def save_category_in_tx(tx: Tx, category: Category, actor: Actor) -> Outcome:
+    """Append a category_saved event unless nothing changed; its parent must exist."""
+    row = tx.conn.execute(
+        "SELECT id, name_zh, name_en, parent FROM categories WHERE id = ?", (category.id,)
+    ).fetchone()
+    if row is not None and Category(*row) == category:
+        return "unchanged"
+    if category.parent is not None:
+        parent = tx.conn.execute("SELECT 1 FROM categories WHERE id = ?", (category.parent,))
+        if parent.fetchone() is None:
+            raise NotFound(f"unknown parent category {category.parent}")
+    tx.append(
+        "catalog.category_saved",
+        {"category": category.to_data()},
+        staff=actor.staff,
+        till=actor.till,
+    )
+    return "created" if row is None else "updated"
+
+
 async def save_category(ledger: Ledger, category: Category, actor: Actor) -> Outcome:
     """Create or update a category."""
-
-    def command(tx: Tx) -> Outcome:
-        row = tx.conn.execute(
-            "SELECT id, name_zh, name_en, parent FROM categories WHERE id = ?", (category.id,)
-        ).fetchone()
-        if row is not None and Category(*row) == category:
-            return "unchanged"
-        if category.parent is not None:
-            parent = tx.conn.execute("SELECT 1 FROM categories WHERE id = ?", (category.parent,))
-            if parent.fetchone() is None:
-                raise NotFound(f"unknown parent category {category.parent}")
-        tx.append(
-            "catalog.category_saved",
-            {"category": category.to_data()},
-            staff=actor.staff,
-            till=actor.till,
-        )
-        return "created" if row is None else "updated"
-
-    return await ledger.submit(command)
+    return await ledger.submit(lambda tx: save_category_in_tx(tx, category, actor))
 
 
 @dataclass
@@ -204,7 +205,7 @@ async def import_products(
             for line_no, product in chunk:
                 tx.conn.execute("SAVEPOINT product_row")
                 try:
-                    outcomes.append((line_no, _save(tx, product, actor)))
+                    outcomes.append((line_no, save_product_in_tx(tx, product, actor)))
                     tx.conn.execute("RELEASE product_row")
                 except DomainError as err:
                     tx.conn.execute("ROLLBACK TO product_row")

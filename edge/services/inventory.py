@@ -74,6 +74,18 @@ def _items(raw: Sequence[Mapping[str, Any]], *, signed: bool) -> list[dict[str, 
     return items
 
 
+def checked_items(raw: Sequence[Any]) -> list[dict[str, Any]]:
+    """Check lines that did not pass the API's schema (from HQ): shape first, then the rules."""
+    for index, item in enumerate(raw):
+        if not isinstance(item, dict) or not isinstance(item.get("product"), str):
+            raise InvalidInput(
+                f"lines[{index}] must be an object naming a product", code="bad_item"
+            )
+        if "quantity" not in item:
+            raise InvalidInput(f"lines[{index}] has no quantity", code="bad_quantity")
+    return _items(raw, signed=False)
+
+
 def _known_products(
     conn: sqlite3.Connection, items: Sequence[Mapping[str, Any]], *, receiving: bool = False
 ) -> None:
@@ -737,16 +749,47 @@ async def announce_transfer(
 ) -> dict[str, Any]:
     """Record a transfer another store sent here (as HQ relays it): goods in transit."""
     lines = _items(fields["lines"], signed=False)
-    data = {"transfer": transfer_id, "from_store": from_store, "lines": lines}
+    return await ledger.submit(
+        lambda tx: announce_transfer_in_tx(tx, transfer_id, from_store, lines, actor)
+    )
 
-    def command(tx: Tx) -> dict[str, Any]:
-        if tx.conn.execute("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)).fetchone():
-            return _transfer(_tx_rows(tx.conn), transfer_id)
-        _known_products(tx.conn, lines)
-        tx.append("transfer.announced", data, staff=actor.staff, till=actor.till)
+
+def announce_transfer_in_tx(
+    tx: Tx, transfer_id: str, from_store: str, lines: list[dict[str, Any]], actor: Actor
+) -> dict[str, Any]:
+    """Append transfer.announced once per transfer (checked `lines`, products known here)."""
+    if tx.conn.execute("SELECT 1 FROM transfers WHERE id = ?", (transfer_id,)).fetchone():
         return _transfer(_tx_rows(tx.conn), transfer_id)
+    _known_products(tx.conn, lines)
+    data = {"transfer": transfer_id, "from_store": from_store, "lines": lines}
+    tx.append("transfer.announced", data, staff=actor.staff, till=actor.till)
+    return _transfer(_tx_rows(tx.conn), transfer_id)
 
-    return await ledger.submit(command)
+
+def confirm_transfer_in_tx(
+    tx: Tx, transfer_id: str, to_store: str, lines: list[dict[str, Any]], actor: Actor
+) -> dict[str, Any]:
+    """Record what the destination confirmed of a transfer sent from here (as HQ relays it).
+
+    Once per transfer: a repeat is answered with the transfer as it stands.
+    """
+    row = tx.conn.execute(
+        "SELECT direction, other_store, status FROM transfers WHERE id = ?", (transfer_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"no transfer {transfer_id} was sent from here", code="unknown_transfer")
+    if row[0] != "out" or row[1] != to_store:
+        raise Conflict(
+            f"transfer {transfer_id} was not sent from here to {to_store}", code="not_outgoing"
+        )
+    if row[2] == "in_transit":
+        tx.append(
+            "transfer.confirmed",
+            {"transfer": transfer_id, "to_store": to_store, "lines": lines},
+            staff=actor.staff,
+            till=actor.till,
+        )
+    return _transfer(_tx_rows(tx.conn), transfer_id)
 
 
 async def receive_transfer(

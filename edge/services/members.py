@@ -44,23 +44,24 @@ def account_in_tx(conn: sqlite3.Connection, member_id: str) -> MemberAccount | N
     return None if row is None else _row_to_account(tuple(row))
 
 
+def save_member_in_tx(tx: Tx, member: Member, actor: Actor) -> str:
+    """Append member.saved unless nothing changed; a phone or card of another member is a 409."""
+    before = account_in_tx(tx.conn, member.id)
+    if before is not None and before.member == member:
+        return "unchanged"
+    for name, value in (("phone", member.phone), ("card_no", member.card_no)):
+        if value is None:
+            continue
+        owner = tx.conn.execute(f"SELECT id FROM members WHERE {name} = ?", (value,)).fetchone()
+        if owner is not None and owner[0] != member.id:
+            raise Conflict(f"that {name} belongs to member {owner[0]}", code="member_conflict")
+    tx.append("member.saved", {"member": member.to_data()}, staff=actor.staff, till=actor.till)
+    return "created" if before is None else "updated"
+
+
 async def save_member(ledger: Ledger, member: Member, actor: Actor) -> str:
     """Create or update a member; a phone or card number already used by another is a 409."""
-
-    def command(tx: Tx) -> str:
-        before = account_in_tx(tx.conn, member.id)
-        if before is not None and before.member == member:
-            return "unchanged"
-        for name, value in (("phone", member.phone), ("card_no", member.card_no)):
-            if value is None:
-                continue
-            owner = tx.conn.execute(f"SELECT id FROM members WHERE {name} = ?", (value,)).fetchone()
-            if owner is not None and owner[0] != member.id:
-                raise Conflict(f"that {name} belongs to member {owner[0]}", code="member_conflict")
-        tx.append("member.saved", {"member": member.to_data()}, staff=actor.staff, till=actor.till)
-        return "created" if before is None else "updated"
-
-    return await ledger.submit(command)
+    return await ledger.submit(lambda tx: save_member_in_tx(tx, member, actor))
 
 
 async def find_member(ledger: Ledger, key: str) -> MemberAccount:

@@ -17,22 +17,19 @@ from edge.protocol.chain import dumps_canonical
 from edge.services.catalog import Actor, Outcome
 
 
+def save_promotion_in_tx(tx: Tx, promotion: Promotion, actor: Actor) -> Outcome:
+    """Append a promotion_saved event unless nothing changed."""
+    data = promotion.to_data()
+    row = tx.conn.execute("SELECT data FROM promotions WHERE id = ?", (promotion.id,)).fetchone()
+    if row is not None and row[0] == dumps_canonical(data):
+        return "unchanged"
+    tx.append("catalog.promotion_saved", {"promotion": data}, staff=actor.staff, till=actor.till)
+    return "created" if row is None else "updated"
+
+
 async def save_promotion(ledger: Ledger, promotion: Promotion, actor: Actor) -> Outcome:
     """Create or update a promotion (no event when nothing changed)."""
-    data = promotion.to_data()
-
-    def command(tx: Tx) -> Outcome:
-        row = tx.conn.execute(
-            "SELECT data FROM promotions WHERE id = ?", (promotion.id,)
-        ).fetchone()
-        if row is not None and row[0] == dumps_canonical(data):
-            return "unchanged"
-        tx.append(
-            "catalog.promotion_saved", {"promotion": data}, staff=actor.staff, till=actor.till
-        )
-        return "created" if row is None else "updated"
-
-    return await ledger.submit(command)
+    return await ledger.submit(lambda tx: save_promotion_in_tx(tx, promotion, actor))
 
 
 async def list_promotions(ledger: Ledger, *, active_only: bool = False) -> list[Promotion]:

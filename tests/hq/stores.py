@@ -26,7 +26,8 @@ SALE_LINES = [{"code": "6901234567892", "quantity": 1}, {"code": "6901234567816"
 
 def hq_settings(tmp_path: Path, url: str, **tuning: Any) -> Settings:
     """Return a store's settings with an HQ link tuned for tests (1 s timeouts and backoff)."""
-    link = {"timeout_s": 1, "backoff_max_s": 1, "idle_s": 1} | tuning
+    # the catalog downlink is off unless a test asks for it: fault plans are for the uplink
+    link = {"timeout_s": 1, "backoff_max_s": 1, "idle_s": 1, "catalog_interval_s": 0} | tuning
     return Settings(
         store=STORE,
         paths=PathSettings(data_dir=tmp_path / "data"),

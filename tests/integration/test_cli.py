@@ -90,6 +90,29 @@ def test_config_check_names_every_bad_field(
         assert f"  {field}: " in out
 
 
+def test_config_check_flags_an_hq_url_without_its_key(
+    tmp_path: Path,
+    config: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    linked = tmp_path / "linked.toml"
+    linked.write_text(
+        config.read_text(encoding="utf-8") + '\n[hq]\nurl = "https://hq.example.com"\n',
+        encoding="utf-8",
+    )
+    credentials = tmp_path / "credentials"
+    credentials.mkdir()
+    monkeypatch.setenv("CREDENTIALS_DIRECTORY", str(credentials))
+    code, out = run(capsys, "config", "check", "--config", str(linked))
+    assert code == 1
+    assert "hq.url is set but the hq-key credential is missing" in out
+    (credentials / "hq-key").write_text("a-store-key-that-is-long-enough\n", encoding="utf-8")
+    code, out = run(capsys, "config", "check", "--config", str(linked))
+    assert code == 0, out
+    assert "https://hq.example.com (catalog every 300 s)" in out
+
+
 def test_verify_ok_then_tampered(config: Path, capsys: pytest.CaptureFixture[str]) -> None:
     run(capsys, "init", "--config", str(config))
     db = config.parent / "data" / "ledger.db"

@@ -7,6 +7,7 @@ from edge.ledger.projections.catalog import CATALOG
 from edge.ledger.projections.counts import COUNTS
 from edge.ledger.projections.days import DAYS
 from edge.ledger.projections.devices import DEVICES
+from edge.ledger.projections.hq_sync import HQ_SYNC
 from edge.ledger.projections.members import MEMBERS
 from edge.ledger.projections.office import OFFICE
 from edge.ledger.projections.orders import ORDERS
@@ -31,4 +32,5 @@ DEFAULT_PROJECTORS: tuple[Projector, ...] = (
     PURCHASING,
     TRANSFERS,
     DEVICES,
+    HQ_SYNC,
 )

@@ -1,4 +1,4 @@
-"""Transfers between stores (调拨) as of the journal: sent, announced, received."""
+"""Transfers between stores (调拨) as of the journal: sent, announced, received, confirmed."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _opened(conn: sqlite3.Connection, event: Event) -> None:
 
 
 def _received(conn: sqlite3.Connection, event: Event) -> None:
-    """Close an incoming transfer with what arrived."""
+    """Close a transfer with what arrived (received here, or confirmed by its destination)."""
     d = event.data
     conn.execute(
         "UPDATE transfers SET status = 'received', received = ?, closed_seq = ? WHERE id = ?",
@@ -50,5 +50,6 @@ TRANSFERS = Projector(
         "transfer.sent": _opened,
         "transfer.announced": _opened,
         "transfer.received": _received,
+        "transfer.confirmed": _received,
     },
 )
