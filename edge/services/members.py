@@ -17,6 +17,7 @@ from edge.services.days import session_in_tx
 from edge.services.payments import authorize_all, reverse_all
 
 MEMBER_COLUMNS = "id, name, phone, card_no, tier, active, birthday"
+OPEN_DAY = "SELECT 1 FROM business_days WHERE closed_seq IS NULL"
 
 
 @dataclass(frozen=True)
@@ -95,9 +96,12 @@ async def top_up(
 ) -> dict[str, Any]:
     """Add `amount` + `bonus` to a member's stored value once per client id.
 
-    `tender` is `{"kind": "cash"}` (into the till's drawer) or `{"kind": "card"|"qr",
-    "presented": …}`, authorised by `payments` before the ledger write (a retry of a recorded
-    top-up is never charged again) and reversed if the write fails.
+    `tender` is `{"kind": "cash"}` (into the drawer of the actor's open till) or
+    `{"kind": "card"|"qr", "presented": …}`, authorised by `payments` before the ledger write
+    (a retry of a recorded top-up is never charged again) and reversed if the write fails.
+    A card or QR top-up needs no till (the back office has none): it records the till's open
+    session when there is one and `till_session: null` otherwise, inside an open business day
+    so the day's Z report counts it.
     """
     if not 1 <= amount <= MAX_TOP_UP or not 0 <= bonus <= amount:
         raise InvalidInput(
@@ -110,6 +114,8 @@ async def top_up(
         if payments is None:
             raise InvalidInput(f"no payment provider takes {kind} here", code="bad_tender")
         known = ledger.reader.quick("SELECT 1 FROM top_ups WHERE id = ?", (top_up_id,))
+        if not known and not ledger.reader.quick(OPEN_DAY):
+            raise _closed_day()  # refused before the card or wallet is charged
         if not known:  # a recorded top-up is answered below without charging again
             request = PaymentRequest(
                 f"topup:{top_up_id}", kind, amount, currency, tender.get("presented")
@@ -134,7 +140,7 @@ async def top_up(
         if account is None or not account.member.active:
             raise NotFound(f"no active member {member_id}", code="unknown_member")
         balance = account.stored_value + amount + bonus
-        session, _ = session_in_tx(tx.conn, actor.till)  # the cash goes into a drawer
+        session = _till_session(tx.conn, kind, actor.till)
         tx.append(
             "stored_value.topped_up",
             {
@@ -157,6 +163,41 @@ async def top_up(
         if keys:
             await reverse_all(payments, keys)  # type: ignore[arg-type]
         raise
+
+
+def _closed_day() -> Conflict:
+    """Return the refusal of a till-less top-up while no business day is open."""
+    return Conflict(
+        "no business day is open: open a till first, so the day's Z report counts the top-up",
+        code="no_open_day",
+    )
+
+
+def _till_session(conn: sqlite3.Connection, kind: str, till: str | None) -> str | None:
+    """Return the till session a top-up belongs to (writer side).
+
+    Cash goes into a drawer: it needs the actor's open till. Card and QR need none: they take
+    the till's open session when there is one, else none (the back office), as long as a
+    business day is open.
+    """
+    if kind == "cash":
+        try:
+            return session_in_tx(conn, till)[0]
+        except Conflict as err:
+            raise Conflict(
+                f"a cash top-up goes into a till's drawer and needs an open till ({err}); "
+                "a card or QR top-up needs none",
+                code=err.code,
+            ) from err
+    if till is not None:
+        row = conn.execute(
+            "SELECT id FROM till_sessions WHERE till = ? AND closed_seq IS NULL", (till,)
+        ).fetchone()
+        if row is not None:
+            return str(row[0])
+    if conn.execute(OPEN_DAY).fetchone() is None:
+        raise _closed_day()
+    return None
 
 
 async def purchase_history(

@@ -121,14 +121,20 @@ async def lookup_member(request: web.Request) -> web.Response:
 @api.route(
     "POST",
     "/api/v1/members/{member_id}/top-ups",
-    summary="Top up a member's stored value (idempotent by id)",
+    summary=(
+        "Top up a member's stored value (idempotent by id); cash needs an open till, card and"
+        " QR need none (the back office)"
+    ),
     permission="stored_value.top_up",
     request=TOP_UP_SCHEMA,
     response={"type": "object", "properties": {"balance": {"type": "integer"}}},
     errors={
         402: "the card or wallet payment was declined or timed out",
         404: "no such member",
-        409: "id used for another top-up",
+        409: (
+            "id used for another top-up (id_reused); cash without an open till (no_till,"
+            " till_closed); card or QR while no business day is open (no_open_day)"
+        ),
     },
 )
 async def post_top_up(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ import { api } from "../common/api.js";
 import { dateTime, t } from "../common/i18n.js";
 import { esc } from "../common/ui.js";
 import { counts } from "./count.js";
+import { hq } from "./hq.js";
 import { members } from "./members.js";
 import { products } from "./products.js";
 import { promotions } from "./promotions.js";
@@ -68,12 +69,6 @@ async function feedback(main) {
     data.feedback.map((f) => ({ ...f, created: f.created ? dateTime(f.created) : null })));
 }
 
-async function hq(main) {
-  const body = frame(main, "hq");
-  body.innerHTML = `<p class="panel"><span class="badge warn" data-hq="state">${
-    esc(t("hq.not_configured"))}</span> ${esc(t("hq.help"))}</p>`;
-}
-
 /** Every list screen: the permission it needs and how it renders. */
 export const SCREENS = [
   { id: "devices", permission: "device.read", render: devices, live: true },
@@ -87,5 +82,5 @@ export const SCREENS = [
   { id: "rota", permission: "staff.read", render: rota },
   { id: "expenses", permission: "report.x", render: expenses },
   { id: "feedback", permission: "feedback.manage", render: feedback },
-  { id: "hq", permission: "catalog.read", render: hq },
+  { id: "hq", permission: "hq.read", render: hq },
 ];
