@@ -185,6 +185,25 @@ def cmd_hq_store(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_hq_recover(args: argparse.Namespace) -> int:
+    """Take back from HQ the events a restored ledger no longer has (server stopped)."""
+    from edge.hq.recover import RecoverError, recover  # noqa: PLC0415
+    from edge.ledger.errors import LedgerError  # noqa: PLC0415
+
+    settings = load_settings(Path(args.config) if args.config else None)
+    try:
+        done = asyncio.run(recover(settings))
+    except (RecoverError, LedgerError) as err:
+        print(f"edge hq recover: {err}", file=sys.stderr)
+        return EXIT_FAIL
+    if done.events:
+        print(f"recovered {done.events} events from HQ: the ledger's head went from seq"
+              f" {done.before} to seq {done.after}")  # fmt: skip
+    else:
+        print(f"HQ holds nothing after seq {done.before}: nothing to recover")
+    return EXIT_OK
+
+
 def cmd_hq_publish(args: argparse.Namespace) -> int:
     """Publish catalog changes for the stores' downlink (HQ's side; JSON array or lines)."""
     import asyncpg  # noqa: PLC0415
@@ -255,6 +274,10 @@ def add_hq_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser], ad
     store.add_argument("--key-file", required=True, help="file holding the store's key")
     store.add_argument("--name", default="", help="store name")
     store.add_argument("--dsn", help=f"postgresql://… (default ${DSN_ENV})")
+    recover = add(
+        "recover", cmd_hq_recover, "take back from HQ what a restored ledger lost", hq_sub
+    )
+    recover.add_argument("--config", help="edge.toml")
     publish = add("publish", cmd_hq_publish, "publish catalog changes to stores", hq_sub)
     publish.add_argument("file", help='JSON array or lines of {"kind", "body"} ("-": stdin)')
     publish.add_argument("--store", help="only for this store (default: every store)")

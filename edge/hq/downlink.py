@@ -23,7 +23,7 @@ import aiohttp
 from yarl import URL
 
 from edge.domain.errors import DomainError
-from edge.hq.forwarder import BACKOFF_BASE_S, SKEW_NOISE_S, Forwarder
+from edge.hq.forwarder import BACKOFF_BASE_S, SKEW_NOISE_S, Forwarder, read_body
 from edge.ledger.ledger import Ledger
 from edge.protocol.hq import SIGNATURE_HEADER, retry_after_seconds, sign
 from edge.services.downlink import Change, SyncResult, apply_changes, read_changes, sync_state
@@ -160,22 +160,11 @@ class Downlink:
         return more
 
     async def _page(self, session: aiohttp.ClientSession, since: int) -> dict[str, Any]:
-        """GET one signed page of changes after `since` (a clock correction earns one retry)."""
-        path = f"{self.url}?since={since}"
-        signed = URL(path).raw_path_qs  # HQ checks the signature over its path and query
-        for attempt in range(2):
-            skew_before = self.forwarder.state.skew_s
-            t = int(self.forwarder.wall() + skew_before)
-            headers = {SIGNATURE_HEADER: sign(self.forwarder.key, t, signed.encode("utf-8"))}
-            async with session.get(path, headers=headers) as resp:
-                self.forwarder.learn_skew(resp.headers.get("Date"))
-                raw = await resp.content.read(PAGE_LIMIT + 1)
-                status, retry_after = resp.status, resp.headers.get("Retry-After")
-            corrected = abs(self.forwarder.state.skew_s - skew_before) >= SKEW_NOISE_S
-            if status == 401 and corrected and attempt == 0:
-                continue
-            break
-        if len(raw) > PAGE_LIMIT:
+        """GET one signed page of changes after `since`."""
+        status, raw, retry_after = await signed_get(
+            session, f"{self.url}?since={since}", self.forwarder, PAGE_LIMIT
+        )
+        if raw is None:
             raise DownlinkError(status, "too_large", "HQ's catalog page is too large")
         try:
             doc = json.loads(raw)
@@ -219,3 +208,25 @@ class Downlink:
             waiter.cancel()
         self.wake.clear()
         self.next_sync = None
+
+
+async def signed_get(
+    session: aiohttp.ClientSession, url: str, link: Forwarder, limit: int
+) -> tuple[int, bytes | None, str | None]:
+    """GET `url` signed over its path and query with the link's key and corrected clock.
+
+    Returns (status, body or None when larger than `limit`, Retry-After). A 401 right after
+    HQ's Date corrected the clock is asked once more with the corrected time.
+    """
+    signed = URL(url).raw_path_qs.encode("utf-8")
+    for attempt in range(2):
+        skew_before = link.state.skew_s
+        headers = {SIGNATURE_HEADER: sign(link.key, int(link.wall() + skew_before), signed)}
+        async with session.get(url, headers=headers) as resp:
+            link.learn_skew(resp.headers.get("Date"))
+            raw = await read_body(resp, limit)
+            status, retry_after = resp.status, resp.headers.get("Retry-After")
+        corrected = abs(link.state.skew_s - skew_before) >= SKEW_NOISE_S
+        if not (status == 401 and corrected and attempt == 0):
+            break
+    return status, raw, retry_after

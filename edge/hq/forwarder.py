@@ -369,7 +369,7 @@ class Forwarder:
             try:
                 async with session.post(self.url, data=batch.body, headers=headers) as resp:
                     self.learn_skew(resp.headers.get("Date"))
-                    raw = await resp.content.read(ANSWER_LIMIT)
+                    raw = await read_body(resp, ANSWER_LIMIT) or b""
                     status, retry_after = resp.status, resp.headers.get("Retry-After")
             except TimeoutError:
                 return Outcome("retry", code="timeout", message="no answer in time")
@@ -428,6 +428,18 @@ class Forwarder:
             delay = retry_after_seconds(retry_after)
             return Outcome("retry", status=status, code=code, message=message, delay=delay)
         return Outcome("stop", status=status, code=code, message=message)
+
+
+async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
+    """Read a whole answer body, or None once it grows beyond `limit` (never held further)."""
+    parts: list[bytes] = []
+    size = 0
+    while chunk := await resp.content.read(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            return None
+        parts.append(chunk)
+    return b"".join(parts)
 
 
 def _json_object(raw: bytes) -> dict[str, Any]:

@@ -25,9 +25,11 @@ from edge.protocol.chain import GENESIS_HASH
 from edge.protocol.hq import (
     IDEMPOTENCY_HEADER,
     MAX_COMPRESSED_BYTES,
+    MAX_EVENTS,
     SIGNATURE_HEADER,
     Batch,
     BatchError,
+    BatchWriter,
     check_prev_hash,
     check_signature,
     decode_batch,
@@ -107,6 +109,7 @@ def create_receiver(dsn: str, *, pool_size: int = 4) -> web.Application:
     app.middlewares.append(_errors)
     app.router.add_post("/v1/stores/{store}/batches", post_batch)
     app.router.add_get("/v1/stores/{store}/catalog", get_catalog)
+    app.router.add_get("/v1/stores/{store}/events", get_events)
     app.router.add_get("/healthz", healthz)
     return app
 
@@ -331,16 +334,54 @@ async def publish_changes(
     return versions
 
 
-async def get_catalog(request: web.Request) -> web.Response:
-    """Return the catalog changes for a store after version `since` (signed like a batch)."""
+async def _signed_get(request: web.Request) -> web.Response | None:
+    """Check a GET's signature over its path and query; return the refusal, or None if good."""
     store = request.match_info["store"]
     key = await request.app[KEYS].key(store)
     if key is None:
         return refuse(401, "unknown_store", f"no active key for store {store}")
-    signed = request.path_qs.encode("utf-8")
+    signed = request.raw_path.encode("utf-8")
     why = check_signature(key, request.headers.get(SIGNATURE_HEADER), signed, time.time())
-    if why:
-        return refuse(401, "bad_signature", why)
+    return refuse(401, "bad_signature", why) if why else None
+
+
+async def get_events(request: web.Request) -> web.Response:
+    """Give a store back the events HQ holds after `after` (a ledger restored from a backup).
+
+    The answer is a batch document (gzip), the same the store sends, so the store checks it
+    with the same code: it must continue the store's chain. 204 when HQ holds nothing more.
+    """
+    refused = await _signed_get(request)
+    if refused is not None:
+        return refused
+    store = request.match_info["store"]
+    after_text, limit_text = request.query.get("after", ""), request.query.get("limit", "5000")
+    if not after_text.isdigit() or len(after_text) > 18 or not limit_text.isdigit():
+        return refuse(400, "bad_after", "after must be a seq (0 for everything), limit a count")
+    after, limit = int(after_text), max(1, min(int(limit_text), MAX_EVENTS))
+    rows = await request.app[POOL].fetch(
+        "SELECT seq, prev_hash, json_build_object('seq', seq, 'id', id, 'type', type, 'ts', ts,"
+        " 'till', till, 'staff', staff, 'data', data, 'prev_hash', prev_hash, 'hash', hash)::text"
+        " AS wire FROM hq_events WHERE store = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+        store, after, limit,
+    )  # fmt: skip
+    if not rows:
+        return web.Response(status=204)
+    writer = BatchWriter(store, int(rows[0]["seq"]), str(rows[0]["prev_hash"]))
+    for row in rows:
+        writer.add(row["wire"])
+    return web.Response(
+        body=writer.finish(),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+
+
+async def get_catalog(request: web.Request) -> web.Response:
+    """Return the catalog changes for a store after version `since` (signed like a batch)."""
+    refused = await _signed_get(request)
+    if refused is not None:
+        return refused
+    store = request.match_info["store"]
     since_text = request.query.get("since", "0")
     if not since_text.isdigit() or len(since_text) > 18:
         return refuse(400, "bad_since", "since must be a version number (0 for everything)")

@@ -163,3 +163,40 @@ class Tx:
         self._projections.apply(self.conn, event)
         self.appended.append(event)
         return event
+
+    def restore(self, event: Mapping[str, Any], data_json: str) -> Event:
+        """Re-append an event this ledger recorded once and lost (recovered from HQ), as it was.
+
+        `event` has the wire fields (seq, id, type, ts, till, staff, prev_hash, hash) and
+        `data_json` its data's canonical text. It must continue this chain exactly and its hash
+        must match its content; its projections are applied like any append.
+        """
+        seq, prev_hash = int(event["seq"]), str(event["prev_hash"])
+        if seq != self._chain.seq + 1 or prev_hash != self._chain.hash:
+            raise EventDataError(f"seq {seq} does not continue the chain at seq {self._chain.seq}")
+        if not EVENT_TYPE_PATTERN.match(event["type"]):
+            raise EventDataError(f"bad event type {event['type']!r}")
+        payload = json.loads(data_json)
+        check_data(payload)
+        hash_ = chain_hash(
+            prev_hash,
+            canonical_event(
+                seq=seq,
+                event_id=event["id"],
+                event_type=event["type"],
+                ts=event["ts"],
+                till=event["till"],
+                staff=event["staff"],
+                data_json=data_json,
+                prev_hash=prev_hash,
+            ),
+        )
+        if hash_ != event["hash"]:
+            raise EventDataError(f"seq {seq}: the hash does not match the content")
+        row = (seq, event["id"], event["type"], event["ts"], event["till"], event["staff"])
+        self.conn.execute(_INSERT, (*row, data_json, prev_hash, hash_))
+        restored = Event(*row, payload, prev_hash, hash_)
+        self._chain.seq, self._chain.hash = seq, hash_
+        self._projections.apply(self.conn, restored)
+        self.appended.append(restored)
+        return restored

@@ -171,8 +171,12 @@ def inflate(body: bytes, limit: int = MAX_INFLATED_BYTES) -> bytes:
     return out
 
 
-def decode_batch(raw: bytes, *, store: str, idempotency: str | None) -> Batch:
-    """Parse and check a batch's JSON (shape, range, headers agree); BatchError 400 if not."""
+def decode_batch(raw: bytes, *, store: str, idempotency: str | bool | None) -> Batch:
+    """Parse and check a batch's JSON (shape, range, headers agree); BatchError 400 if not.
+
+    `idempotency` is the request's Idempotency-Key (None when it had none); False for a batch
+    with no header to agree with (the events HQ gives back to a recovering store).
+    """
     try:
         doc = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
@@ -194,7 +198,7 @@ def decode_batch(raw: bytes, *, store: str, idempotency: str | None) -> Batch:
     if len(events) > MAX_EVENTS:
         raise BatchError(400, "too_many", f"at most {MAX_EVENTS} events per batch")
     expected_key = idempotency_key(store, batch.first_seq, batch.last_seq)
-    if idempotency != expected_key:
+    if idempotency is not False and idempotency != expected_key:  # False: no header to agree
         raise BatchError(
             400, "bad_idempotency_key", f"{IDEMPOTENCY_HEADER} must be {expected_key!r}"
         )
