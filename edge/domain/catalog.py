@@ -167,6 +167,13 @@ class _Fields(FieldReader):
             return None
         return value
 
+    def product_id(self, name: str) -> str:
+        """Read a product id (1-40 letters, digits, '.', '_' or '-')."""
+        product_id = self.text(name, max_len=40)
+        if product_id and not PRODUCT_ID.match(product_id):
+            self.problem(name, "must be 1-40 letters, digits, '.', '_' or '-'")
+        return product_id
+
     def count(self, name: str, *, minimum: int = 0) -> int | None:
         """Read an optional whole number (pieces or grams), also as CSV text."""
         value = self.raw.get(name)
@@ -201,9 +208,7 @@ def product_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Product:
     """Check a product record (API JSON or CSV row) and return it; report every problem."""
     f = _Fields(raw, prefix)
     f.unknown(PRODUCT_FIELDS, "product")
-    product_id = f.text("id", max_len=40)
-    if product_id and not PRODUCT_ID.match(product_id):
-        f.problem("id", "must be 1-40 letters, digits, '.', '_' or '-'")
+    product_id = f.product_id("id")
     name_zh = f.text("name_zh")
     name_en = f.text("name_en", required=False) or name_zh
     category = f.text("category", required=False, max_len=40) or None
@@ -340,9 +345,7 @@ def price_change_from_fields(raw: Mapping[str, Any], *, prefix: str = "") -> Pri
     """Check a price change: a known product id, a list price, optional member price and cost."""
     f = _Fields(raw, prefix)
     f.unknown(PRICE_FIELDS, "price")
-    product_id = f.text("product", max_len=40)
-    if product_id and not PRODUCT_ID.match(product_id):
-        f.problem("product", "must be 1-40 letters, digits, '.', '_' or '-'")
+    product_id = f.product_id("product")
     list_price = f.money("list_price")
     member_price = f.money("member_price", required=False)
     if member_price is not None and list_price is not None and member_price > list_price:
