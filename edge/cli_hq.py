@@ -36,13 +36,13 @@ def _ledger_and_url(args: argparse.Namespace) -> tuple[Path, str]:
 
 def cmd_hq_status(args: argparse.Namespace) -> int:
     """Show the HQ link: cursor, backlog, oldest unsent, last error, stop."""
-    from edge.hq.link import WorkerLink  # noqa: PLC0415
+    from edge.hq.forwarder import offline_status  # noqa: PLC0415
 
     path, url = _ledger_and_url(args)
     if not path.exists():
         print(f"{path} does not exist", file=sys.stderr)
         return EXIT_FAIL
-    status = WorkerLink(path, url).status()
+    status = offline_status(path, url)
     if args.json:
         print(json.dumps(status, ensure_ascii=False))
     else:

@@ -538,10 +538,7 @@ class HqCollector(Collector):
             ("edge_hq_clock_skew_seconds", "HQ's clock minus this machine's, from HQ's Date",
              float(status["clock_skew_s"])),
         )  # fmt: skip
-        for name, doc, value in gauges:
-            gauge = GaugeMetricFamily(name, doc)
-            gauge.add_metric([], value)
-            yield gauge
+        yield from _gauges(gauges)
         batches = CounterMetricFamily(
             "edge_hq_batches", "Batch attempts by outcome since start", labels=["outcome"]
         )
@@ -569,6 +566,11 @@ def _downlink_metrics(downlink: dict[str, Any]) -> Iterator[Metric]:
              "When HQ last answered a catalog request (Unix time)",
              float(downlink["last_sync_at"]))
         )  # fmt: skip
+    yield from _gauges(gauges)
+
+
+def _gauges(gauges: Iterable[tuple[str, str, float]]) -> Iterator[Metric]:
+    """Yield one unlabelled gauge per (name, help, value)."""
     for name, doc, value in gauges:
         gauge = GaugeMetricFamily(name, doc)
         gauge.add_metric([], value)

@@ -11,7 +11,6 @@ the uplink go on.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import random
@@ -23,7 +22,14 @@ import aiohttp
 from yarl import URL
 
 from edge.domain.errors import DomainError
-from edge.hq.forwarder import BACKOFF_BASE_S, SKEW_NOISE_S, Forwarder, read_body
+from edge.hq.forwarder import (
+    SKEW_NOISE_S,
+    Forwarder,
+    error_of,
+    full_jitter,
+    pause,
+    read_body,
+)
 from edge.ledger.ledger import Ledger
 from edge.protocol.hq import SIGNATURE_HEADER, retry_after_seconds, sign
 from edge.services.downlink import Change, SyncResult, apply_changes, read_changes, sync_state
@@ -94,8 +100,8 @@ class Downlink:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Sync now and every interval until `stop` is set; never raises for HQ's doings."""
-        self._ledger_state = await sync_state(self.ledger)
-        if self.settings.catalog_interval_s <= 0:
+        if self.settings.catalog_interval_s <= 0:  # off: show the ledger's version all the same
+            self._ledger_state = await sync_state(self.ledger)
             return
         timeout = aiohttp.ClientTimeout(total=self.settings.timeout_s)
         async with aiohttp.ClientSession(timeout=timeout) as session:
@@ -171,13 +177,7 @@ class Downlink:
         except (UnicodeDecodeError, json.JSONDecodeError):
             doc = None
         if status != 200:
-            error = doc.get("error") if isinstance(doc, dict) else None
-            code = str(error.get("code")) if isinstance(error, dict) else f"http_{status}"
-            message = (
-                str(error.get("message"))
-                if isinstance(error, dict)
-                else raw[:200].decode("utf-8", "replace")
-            )
+            code, message = error_of(doc, raw, status)
             raise DownlinkError(status, code, message, retry_after_seconds(retry_after))
         if not isinstance(doc, dict):
             raise DownlinkError(status, "bad_downlink", "HQ's answer is not a JSON object")
@@ -189,25 +189,18 @@ class Downlink:
         self.phase = "error"
         self.last_error = {"status": status, "code": code, "message": message, "at": time.time()}
         log.warning("HQ catalog sync failed: %s %s", code, message)
-        ceiling = min(
-            float(self.settings.backoff_max_s),
-            BACKOFF_BASE_S * 2.0 ** min(self.failures, 20),
-            float(self.settings.catalog_interval_s),
-        )
-        delay: float = self.rand() * ceiling
+        cap = min(self.settings.backoff_max_s, self.settings.catalog_interval_s)
+        delay = full_jitter(self.rand, self.failures, cap)
         return max(delay, float(asked)) if asked is not None else delay
 
     async def _pause(self, stop: asyncio.Event, delay: float) -> None:
         """Wait `delay` seconds, or less if stopped or asked to sync now."""
-        loop = asyncio.get_running_loop()
-        self.next_sync = loop.time() + delay
-        waits = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(self.wake.wait())]
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait(waits, timeout=delay, return_when=asyncio.FIRST_COMPLETED)
-        for waiter in waits:
-            waiter.cancel()
-        self.wake.clear()
-        self.next_sync = None
+        self.next_sync = asyncio.get_running_loop().time() + delay
+        try:
+            await pause(delay, stop, self.wake)
+        finally:
+            self.wake.clear()
+            self.next_sync = None
 
 
 async def signed_get(

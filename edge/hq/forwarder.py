@@ -47,6 +47,7 @@ from edge.protocol.hq import (
     retry_after_seconds,
     sign,
 )
+from edge.services.downlink import sync_state_in
 from edge.settings import HqSettings
 
 log = logging.getLogger(__name__)
@@ -300,22 +301,16 @@ class Forwarder:
 
     def _backoff(self) -> float:
         """Return the next delay: full jitter over 1 s × 2^attempts, capped."""
-        ceiling = min(
-            float(self.settings.backoff_max_s), BACKOFF_BASE_S * 2 ** min(self.attempts, 30)
-        )
+        delay = full_jitter(self.rand, self.attempts, self.settings.backoff_max_s)
         self.attempts += 1
-        return float(self.rand() * ceiling)
+        return delay
 
     async def _pause(self, stop: asyncio.Event, seconds: float, *wake: asyncio.Event) -> None:
         """Sleep on the monotonic clock until `seconds` pass, `stop` or a `wake` event is set."""
-        loop = asyncio.get_running_loop()
-        self.next_attempt = loop.time() + seconds
-        waiters = [asyncio.ensure_future(e.wait()) for e in (stop, *wake)]
+        self.next_attempt = asyncio.get_running_loop().time() + seconds
         try:
-            await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+            await pause(seconds, stop, *wake)
         finally:
-            for waiter in waiters:
-                waiter.cancel()
             self.next_attempt = None
 
     # -- one batch --------------------------------------------------------------------------
@@ -396,9 +391,7 @@ class Forwarder:
     def _judge(self, status: int, raw: bytes, retry_after: str | None) -> Outcome:
         """Turn HQ's answer into an outcome."""
         doc = _json_object(raw)
-        error = doc.get("error") if isinstance(doc.get("error"), dict) else {}
-        code = str(error.get("code", f"http_{status}"))  # type: ignore[union-attr]
-        message = str(error.get("message", raw[:200].decode("utf-8", "replace")))  # type: ignore[union-attr]
+        code, message = error_of(doc, raw, status)
         head = self.head()
         if status == 200:
             acked = doc.get("acked_seq")
@@ -428,6 +421,30 @@ class Forwarder:
             delay = retry_after_seconds(retry_after)
             return Outcome("retry", status=status, code=code, message=message, delay=delay)
         return Outcome("stop", status=status, code=code, message=message)
+
+
+def full_jitter(rand: Callable[[], float], attempts: int, cap_s: float) -> float:
+    """Return a retry delay: uniform over [0, min(cap, 1 s × 2^attempts)] (full jitter)."""
+    return float(rand() * min(float(cap_s), BACKOFF_BASE_S * 2.0 ** min(attempts, 30)))
+
+
+async def pause(seconds: float, *until: asyncio.Event) -> None:
+    """Sleep on the monotonic clock for `seconds`, or until one of the events is set."""
+    waiters = [asyncio.ensure_future(event.wait()) for event in until]
+    try:
+        await asyncio.wait(waiters, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()
+
+
+def error_of(doc: object, raw: bytes, status: int) -> tuple[str, str]:
+    """Return (code, message) of an answer: the contract's error body, else the raw text."""
+    error = doc.get("error") if isinstance(doc, dict) else None
+    if not isinstance(error, dict):
+        error = {}
+    code = str(error.get("code", f"http_{status}"))
+    return code, str(error.get("message", raw[:200].decode("utf-8", "replace")))
 
 
 async def read_body(resp: aiohttp.ClientResponse, limit: int) -> bytes | None:
@@ -474,19 +491,23 @@ def age_seconds(ts: str | None, now: float) -> float:
 
 
 def offline_status(ledger_path: Path, url: str, wall: float | None = None) -> dict[str, Any]:
-    """Return the link's status from the state file and the ledger (server running or not)."""
+    """Return the link's status, catalog included, from the state file and the ledger.
+
+    Works whether the server runs or not (`edge hq status`, worker processes).
+    """
     state = load_state(state_path(ledger_path))
     conn = connect(ledger_path, read_only=True)
     try:
         head = journal_tail(conn)[0]
         oldest = _event_ts(conn, state.acked_seq + 1) if head > state.acked_seq else None
+        catalog = sync_state_in(conn)
     finally:
         conn.close()
     now = time.time() if wall is None else wall
     phase = "idle" if head <= state.acked_seq else "behind"
     phase = "stopped" if state.stopped else phase
     doc = status_doc(url, phase, state, head=head, oldest_ts=oldest, now=now)
-    return doc | {"retry_requested": retry_path(ledger_path).exists()}
+    return doc | {"retry_requested": retry_path(ledger_path).exists(), "downlink": catalog}
 
 
 def status_doc(

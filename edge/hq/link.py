@@ -13,13 +13,6 @@ from typing import Any
 from edge.hq.downlink import Downlink
 from edge.hq.forwarder import Forwarder, offline_status
 from edge.hq.state import load_state, request_retry, state_path
-from edge.ledger.schema import connect
-from edge.services.downlink import state_doc
-
-CATALOG_STATE = (
-    "SELECT version, synced_seq, synced_ts, rejected_version, rejected_problems, rejected_seq"
-    " FROM catalog_sync WHERE id = 1"
-)
 
 
 class HqLink:
@@ -49,13 +42,7 @@ class WorkerLink:
 
     def status(self) -> dict[str, Any]:
         """Return the link's last saved state and the ledger's catalog version."""
-        doc = offline_status(self.ledger_path, self.url)
-        conn = connect(self.ledger_path, read_only=True)
-        try:
-            row = conn.execute(CATALOG_STATE).fetchone()
-        finally:
-            conn.close()
-        return doc | {"downlink": state_doc(row)}
+        return offline_status(self.ledger_path, self.url)
 
     def retry(self) -> bool:
         """Leave a retry request for the primary's forwarder, if the link is stopped."""

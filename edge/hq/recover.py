@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import aiohttp
 
 from edge.hq.downlink import signed_get
-from edge.hq.forwarder import Forwarder
+from edge.hq.forwarder import Forwarder, error_of
 from edge.hq.state import load_state, save_state, state_path
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
@@ -82,7 +82,7 @@ async def recover(
                 if status == 204:
                     break
                 if status != 200 or raw is None:
-                    raise RecoverError(f"HQ answered {status}: {_message(raw)}")
+                    raise RecoverError(f"HQ answered {status}: {_message(raw, status)}")
                 count = await _append(ledger, settings.store.id, raw, seq, hash_)
                 done.batches += 1
                 done.after = ledger.head[0]
@@ -124,12 +124,13 @@ async def _append(ledger: Ledger, store: str, raw: bytes, seq: int, hash_: str) 
     return await ledger.submit(command, offload=True)
 
 
-def _message(raw: bytes | None) -> str:
-    """Return HQ's error message from its answer."""
+def _message(raw: bytes | None, status: int) -> str:
+    """Return HQ's error from its answer."""
     if raw is None:
         return "(answer too large)"
     try:
         doc = json.loads(raw)
-        return str(doc["error"]["message"])
-    except (ValueError, KeyError, TypeError):
-        return raw[:200].decode("utf-8", "replace")
+    except ValueError:
+        doc = None
+    code, message = error_of(doc, raw, status)
+    return f"{code}: {message}"

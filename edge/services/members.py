@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from dataclasses import dataclass
 from typing import Any
@@ -190,11 +191,8 @@ def _till_session(conn: sqlite3.Connection, kind: str, till: str | None) -> str 
                 code=err.code,
             ) from err
     if till is not None:
-        row = conn.execute(
-            "SELECT id FROM till_sessions WHERE till = ? AND closed_seq IS NULL", (till,)
-        ).fetchone()
-        if row is not None:
-            return str(row[0])
+        with contextlib.suppress(Conflict):  # the till is not open: like the back office
+            return session_in_tx(conn, till)[0]
     if conn.execute(OPEN_DAY).fetchone() is None:
         raise _closed_day()
     return None
