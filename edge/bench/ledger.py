@@ -135,7 +135,7 @@ async def _measure(workdir: Path, seconds: float) -> list[dict[str, Any]]:
                     "concurrency": concurrency,
                     "writer_commits_per_s": round(writer_rate, 1),
                     "baseline_commits_per_s": round(baseline_rate, 1),
-                    "ratio": round(writer_rate / baseline_rate, 2),
+                    "ratio": round(writer_rate / baseline_rate, 3),
                     "p50_wait_ms": round(statistics.median(waits) * 1000, 3),
                     "p99_wait_ms": round(waits[int(len(waits) * 0.99)] * 1000, 3),
                     "mean_group_size": round((stats.commands - commands_before) / groups, 1),
