@@ -9,6 +9,7 @@ expiry). The allocation depends only on the events, so a rebuild gives the same 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from edge.ledger.projections import Projector
@@ -23,16 +24,24 @@ def _moved(conn: sqlite3.Connection, event: Event) -> None:
         " updated_seq = excluded.updated_seq",
         [(item["product"], item["quantity"], event.seq) for item in event.data["items"]],
     )
-    for item in event.data["items"]:
+    items = event.data["items"]
+    with_lots = {  # one lookup for the whole movement: most goods have no lots
+        str(row[0])
+        for row in conn.execute(
+            "SELECT DISTINCT product_id FROM stock_lots"
+            " WHERE product_id IN (SELECT value FROM json_each(?))",
+            (json.dumps(sorted({str(item["product"]) for item in items})),),
+        )
+    }
+    for item in items:
         if item.get("lot") is not None:
             conn.execute(
                 "INSERT INTO stock_lots(product_id, lot, expires, on_hand) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT(product_id, lot) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
                 (item["product"], item["lot"], item.get("expires"), item["quantity"]),
             )
-        elif conn.execute(
-            "SELECT 1 FROM stock_lots WHERE product_id = ? LIMIT 1", (item["product"],)
-        ).fetchone():
+            with_lots.add(item["product"])
+        elif item["product"] in with_lots:
             _first_expiring(conn, item["product"], item["quantity"], event.ts[:10])
     if event.data.get("movement"):
         conn.execute(
