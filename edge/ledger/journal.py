@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
-import uuid
 from collections.abc import Callable, Iterator, Mapping
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from edge.ledger.projections import ProjectionSet
@@ -23,6 +23,8 @@ from edge.protocol.chain import (
 )
 
 Clock = Callable[[], datetime]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 COLUMNS = "seq, id, type, ts, till, staff, data, prev_hash, hash"
 _INSERT = f"INSERT INTO journal({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
@@ -30,6 +32,20 @@ _SET_HEAD = (
     "INSERT INTO ledger_head(id, seq, hash) VALUES (1, ?, ?)"
     " ON CONFLICT(id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash"
 )
+
+
+def new_event_id(now: datetime) -> str:
+    """Return a fresh event id: a UUID version 7 (time-ordered, 74 random bits).
+
+    Its time prefix makes consecutive events' ids neighbours in the journal's id index, so an
+    append touches the index's last pages instead of a random page of a large file.
+    """
+    millis = ((now - _EPOCH) // _MILLISECOND) & 0xFFFF_FFFF_FFFF  # exact, no float
+    rand = int.from_bytes(os.urandom(10), "big")
+    rand_a, rand_b = (rand >> 62) & 0xFFF, rand & (2**62 - 1)
+    value = (millis << 80) | (0x7 << 76) | (rand_a << 64) | (0b10 << 62) | rand_b
+    text = f"{value:032x}"
+    return f"{text[:8]}-{text[8:12]}-{text[12:16]}-{text[16:20]}-{text[20:]}"
 
 
 def row_to_event(row: tuple[Any, ...]) -> Event:
@@ -141,7 +157,7 @@ class Tx:
         ts = now.isoformat(timespec="milliseconds")
         seq = self._chain.seq + 1
         prev_hash = self._chain.hash
-        eid = event_id or str(uuid.uuid4())
+        eid = event_id or new_event_id(now)
         hash_ = chain_hash(
             prev_hash,
             canonical_event(

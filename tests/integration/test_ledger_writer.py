@@ -7,6 +7,8 @@ import json
 import os
 import random
 import sqlite3
+import uuid
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -235,6 +237,22 @@ async def test_stored_event_text_is_canonical(ledger: Ledger, ledger_path: Path)
     row = raw(ledger_path).execute("SELECT data, staff FROM journal WHERE seq = 2").fetchone()
     assert row == ('{"a":"中文","m":[true,null],"z":1}', "E1")
     assert json.loads(row[0]) == {"z": 1, "a": "中文", "m": [True, None]}
+
+
+MS = timedelta(milliseconds=1)
+
+
+async def test_event_ids_are_time_ordered_uuid7(ledger: Ledger, ledger_path: Path) -> None:
+    """Ids are UUIDv7 carrying the event's time: appends stay at the end of the id index."""
+    for _ in range(3):
+        await ledger.submit(lambda tx: [tx.append("test.note", {"n": n}) for n in range(50)])
+    rows = raw(ledger_path).execute("SELECT id, ts FROM journal WHERE seq > 1").fetchall()
+    ids = [uuid.UUID(row[0]) for row in rows]
+    assert {u.version for u in ids} == {7}
+    assert len(set(ids)) == 150
+    for u, (_, ts) in zip(ids, rows, strict=True):
+        millis = (datetime.fromisoformat(ts) - datetime(1970, 1, 1, tzinfo=UTC)) // MS
+        assert u.int >> 80 == millis  # the id's first 48 bits: the event's ts in ms
 
 
 async def test_a_second_writer_is_refused_while_the_first_runs(
