@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
 
 from aiohttp import WSCloseCode, web
@@ -92,6 +92,17 @@ def store_pricing(settings: Settings) -> Pricing:
     )
 
 
+@web.middleware
+async def ledger_turn_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    """Shared ledger: run a group whose turn came before this request's own work."""
+    ledger = request.app.get(LEDGER)
+    if ledger is not None:
+        ledger.pump()
+    return await handler(request)
+
+
 def create_app(
     settings: Settings,
     *,
@@ -106,9 +117,10 @@ def create_app(
     `shared`: other processes of this server write to the ledger too; `worker`: this is one
     of them (its primary holds the store's writer lock).
     """
-    app = web.Application(
-        middlewares=[error_middleware, auth.auth_middleware], client_max_size=MAX_BODY_BYTES
-    )
+    middlewares = [error_middleware, auth.auth_middleware]
+    if shared or worker:
+        middlewares.insert(0, ledger_turn_middleware)
+    app = web.Application(middlewares=middlewares, client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     readiness = Readiness()
     readiness.require("ledger")

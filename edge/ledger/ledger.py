@@ -104,6 +104,10 @@ class Ledger:
         """
         return await self.writer.submit(command, offload=offload)
 
+    def pump(self) -> None:
+        """Run now a group that waited for its turn on the shared ledger (see LedgerWriter)."""
+        self.writer.pump()
+
     def listen(self, listener: Listener) -> None:
         """Call `listener(events)` on the event loop after every COMMIT with its events."""
         self.writer.listen(listener)

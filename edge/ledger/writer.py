@@ -19,7 +19,10 @@ writer thread) and opens its transaction, then reads the chain head the last gro
 process left, runs, commits and releases the lock. Groups of different processes therefore
 follow each other exactly as groups of one process do, and the chain cannot fork. (SQLite's
 own write lock alone would be as safe, but its busy handler waits by sleeping in steps of
-milliseconds; the flock wakes the next process as soon as the lock is free.)
+milliseconds; the flock wakes the next process as soon as the lock is free.) While the lock is
+held nobody else writes, so the group runs at the first chance the loop gives: every request
+calls `pump()` before its own work, and the group runs there if its lock came in meanwhile
+rather than behind every callback the loop had already queued.
 """
 
 from __future__ import annotations
@@ -101,6 +104,19 @@ class _Failed:
 
 
 _Item = tuple[Command[Any], "asyncio.Future[Any]", bool]
+_Done = tuple[list[object], list[Event]]
+
+
+class _Staged:
+    """Shared mode: a group waiting for its lock, then for its COMMIT."""
+
+    __slots__ = ("commands", "commit", "locked")
+
+    def __init__(self, commands: list[Command[Any]]) -> None:
+        """Hold the group's commands; nothing is locked or running yet."""
+        self.commands = commands
+        self.locked = False  # set on the writer thread once the lock and transaction are held
+        self.commit: asyncio.Future[_Done] | None = None  # the COMMIT, once the commands ran
 
 
 class LedgerWriter:
@@ -137,6 +153,7 @@ class LedgerWriter:
         self._conn: sqlite3.Connection | None = None
         self._chain = ChainState(0, "")
         self._tx: Tx | None = None
+        self._staged: _Staged | None = None
         self._lock: WriterLock | None = None
         self._listeners: list[Listener] = []
         self.checkpointer = Checkpointer(path)
@@ -220,11 +237,20 @@ class LedgerWriter:
                     outcomes, committed = await loop.run_in_executor(
                         self._thread, self._commit_group, commands
                     )
+                elif self.shared:
+                    # the lock is taken on the writer thread, always: a process trying it from
+                    # its loop right after releasing it would starve the others. Once it is
+                    # held, the group runs at the loop's next `pump()` or here, whichever
+                    # comes first, so the lock is not held while the loop serves requests.
+                    staged = self._staged = _Staged(commands)
+                    try:
+                        await loop.run_in_executor(self._thread, self._begin, staged)
+                        self._run_staged(staged)
+                    finally:
+                        self._staged = None
+                    assert staged.commit is not None  # noqa: S101 - _run_staged started it
+                    outcomes, committed = await staged.commit
                 else:
-                    # shared mode: the lock is taken on the writer thread, always: a process
-                    # trying it from its loop right after releasing it would starve the others
-                    if self.shared:
-                        await loop.run_in_executor(self._thread, self._begin)
                     ran, start = self._run_commands(commands)
                     outcomes, committed = await loop.run_in_executor(
                         self._thread, self._commit, ran, start
@@ -243,6 +269,31 @@ class LedgerWriter:
             if committed:
                 self.checkpointer.committed()
                 self._tell(committed)
+
+    def pump(self) -> None:
+        """Run the group waiting for this call, if its lock is held (shared mode; the loop).
+
+        Request handlers call this at the start of their work: a group whose lock the writer
+        thread has just taken then runs now instead of after every callback the loop already
+        has queued, and the other processes get the lock back sooner.
+        """
+        staged = self._staged
+        if staged is not None and staged.locked and staged.commit is None:
+            self._run_staged(staged)
+
+    def _run_staged(self, staged: _Staged) -> None:
+        """Run a locked group's commands here on the loop and start its COMMIT on the thread."""
+        if staged.commit is not None:
+            return
+        loop = asyncio.get_running_loop()
+        assert self._thread is not None  # noqa: S101 - started
+        try:
+            ran, start = self._run_commands(staged.commands)
+        except Exception as err:  # noqa: BLE001 - the drain handles it, not pump()'s caller
+            staged.commit = loop.create_future()
+            staged.commit.set_exception(err)
+            return
+        staged.commit = loop.run_in_executor(self._thread, self._commit, ran, start)
 
     def _tell(self, events: list[Event]) -> None:
         """Give committed events to every listener; a failing listener is logged, not fatal."""
@@ -309,14 +360,19 @@ class LedgerWriter:
             self._begin()
         return self._commit(*self._run_commands(commands))
 
-    def _begin(self) -> None:
-        """Shared mode: take the group lock, open the transaction, load the current head."""
+    def _begin(self, staged: _Staged | None = None) -> None:
+        """Shared mode: take the group lock, open the transaction, load the current head.
+
+        `staged` (a group waiting on the loop) is marked runnable once all that is done.
+        """
         conn = self._conn
         assert conn is not None and self._group_fd is not None  # noqa: S101 - opened
         fcntl.flock(self._group_fd, fcntl.LOCK_EX)
         try:
             conn.execute("BEGIN IMMEDIATE")
             self._chain.restore(journal_tail(conn))
+            if staged is not None:
+                staged.locked = True
         except BaseException:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")

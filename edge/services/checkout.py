@@ -269,6 +269,7 @@ class Checkout:
             if done is not None:
                 return await self._replay(request, *done)
         prepared = await self.prepare(request)
+        self.ledger.pump()  # pricing took a while: a group whose turn came runs first
         try:
             return await self.ledger.submit(lambda tx: self.record(tx, prepared))
         except BaseException:

@@ -7,6 +7,7 @@ import json
 import os
 import random
 import sqlite3
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -298,6 +299,37 @@ async def test_checkpoints_run_off_the_commit_path(ledger: Ledger, ledger_path: 
     conn = raw(ledger_path)
     assert conn.execute("SELECT count(*) FROM counters").fetchone()[0] == 1000
     assert verify_chain(conn).ok
+
+
+async def test_shared_group_runs_at_pump_once_its_lock_is_held(ledger_path: Path) -> None:
+    """Shared mode: a group whose lock was taken runs at the loop's next pump(), not later."""
+    ledger = Ledger(ledger_path, projectors=TEST_PROJECTORS, require_initialized=False, shared=True)
+    await ledger.start()
+    try:
+        await ledger.submit(init_command)
+        ran: list[int] = []
+
+        def command(tx: Tx) -> int:
+            ran.append(tx.head_seq)
+            return add_counter("pumped", 1)(tx)[0]
+
+        pending = asyncio.ensure_future(ledger.submit(command))
+        deadline = time.monotonic() + 5
+        while ledger.writer._staged is None:  # the drain took the group and asked for the lock
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0)
+        staged = ledger.writer._staged
+        while not staged.locked:  # the loop is held here: only the writer thread moves
+            assert time.monotonic() < deadline
+            time.sleep(0.001)  # noqa: ASYNC251 - holding the loop is the point
+        assert ran == []
+        ledger.pump()  # runs the group right here, without giving the loop back
+        assert ran == [1]
+        ledger.pump()  # nothing left to run: a no-op
+        assert await pending == 2 and ran == [1]
+    finally:
+        await ledger.stop()
+    assert [r[0] for r in raw(ledger_path).execute("SELECT seq FROM journal")] == [1, 2]
 
 
 async def test_shared_writers_on_one_file_never_fork_the_chain(ledger_path: Path) -> None:
