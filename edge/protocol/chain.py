@@ -38,38 +38,61 @@ def dumps_canonical(value: object) -> str:
 
 @dataclass(frozen=True)
 class PreparedData:
-    """Event data checked and serialised ahead of its transaction, one top-level key at a time.
+    """Event data checked and serialised ahead of its transaction.
 
     A command that knows most of an event's data before it runs (a sale priced and paid
-    outside the writer) prepares it here and adds the few fields only the transaction knows
-    with `with_fields`; `canonical()` then only joins sorted parts, the same text
-    `dumps_canonical(data)` gives, so the writer's turn stays short.
+    outside the writer) prepares it here, naming the few top-level fields only the transaction
+    will know (`later`), and adds them with `with_fields`; `canonical()` then only joins text,
+    the same text `dumps_canonical(data)` gives, so the writer's turn stays short. The text is
+    kept as runs of sorted `"key":value` pairs cut where a later field will fall.
     """
 
     data: dict[str, Any]
-    parts: dict[str, str]
+    blocks: tuple[tuple[str, str], ...]  # (first key, its run's text), in key order
+    later: frozenset[str] = frozenset()
 
     def with_fields(self, **fields: Any) -> PreparedData:
         """Return a copy with more top-level fields (checked and serialised now)."""
         check_data(fields)
-        return PreparedData(
-            self.data | fields, self.parts | {k: dumps_canonical(v) for k, v in fields.items()}
+        data = self.data | fields
+        if not fields.keys() <= self.later or fields.keys() & self.data.keys():
+            return prepare_data(data)  # not a field kept a place for: serialise it all again
+        added = tuple(
+            (key, encode_basestring(key) + ":" + dumps_canonical(value))
+            for key, value in fields.items()
         )
+        return PreparedData(data, tuple(sorted(self.blocks + added)), self.later - fields.keys())
 
     def canonical(self) -> str:
         """Return the canonical text of the whole data object."""
-        return (
-            "{"
-            + ",".join(encode_basestring(k) + ":" + self.parts[k] for k in sorted(self.parts))
-            + "}"
-        )
+        return "{" + ",".join(text for _, text in self.blocks) + "}"
 
 
-def prepare_data(data: Mapping[str, Any]) -> PreparedData:
-    """Check and serialise event data ahead of the transaction that appends it."""
+def prepare_data(data: Mapping[str, Any], later: Iterable[str] = ()) -> PreparedData:
+    """Check and serialise event data ahead of the transaction that appends it.
+
+    `later`: top-level fields `with_fields` will add (their places are kept in the text).
+    """
     payload = dict(data)
     check_data(payload)
-    return PreparedData(payload, {k: dumps_canonical(v) for k, v in payload.items()})
+    missing = sorted(key for key in later if key not in payload)
+    runs: list[list[str]] = [[]]
+    place = 0
+    for key in sorted(payload):
+        while place < len(missing) and missing[place] < key:
+            if runs[-1]:
+                runs.append([])
+            place += 1
+        runs[-1].append(key)
+    blocks = tuple(
+        (run[0], dumps_canonical({key: payload[key] for key in run})[1:-1]) for run in runs if run
+    )
+    return PreparedData(payload, blocks, frozenset(missing))
+
+
+def json_strings(values: Iterable[str]) -> str:
+    """Return the JSON array of `values` (strings), e.g. for SQLite's json_each()."""
+    return "[" + ",".join(map(encode_basestring, values)) + "]"
 
 
 def _quote(value: str | None) -> str:

@@ -70,6 +70,10 @@ class SaleRequest:
     actor: Actor
 
 
+# the sale's fields only its ledger command knows (see `record`)
+RECORDED_FIELDS = ("receipt_no", "token", "day", "till_session")
+
+
 @dataclass(frozen=True)
 class PreparedSale:
     """A priced and paid sale waiting for its ledger command."""
@@ -368,7 +372,7 @@ class Checkout:
             items,
             tuple(p.key for p in payment_requests),
             used,
-            prepare_data(data),
+            prepare_data(data, later=RECORDED_FIELDS),
             stock,
         )
 

@@ -18,6 +18,7 @@ from typing import Any
 from edge.domain.errors import Conflict, InvalidInput, NotFound
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
+from edge.protocol.chain import json_strings
 from edge.services.catalog import Actor
 
 ADJUSTMENT_REASONS = ("damage", "theft", "expiry", "found", "correction", "own_use")
@@ -136,7 +137,7 @@ def check_not_expired(
             " coalesce(sum(CASE WHEN expires < ? THEN on_hand END), 0)"
             " FROM stock_lots WHERE product_id IN (SELECT value FROM json_each(?))"
             " AND on_hand > 0 GROUP BY product_id",
-            (today, today, json.dumps(taken)),
+            (today, today, json_strings(taken)),
         )
     }
     for item in items:

@@ -169,16 +169,28 @@ def test_check_data_accepts_every_json_kind() -> None:
 @given(
     data=st.dictionaries(st.text(max_size=8), json_data, max_size=8),
     extra=st.dictionaries(st.text(max_size=8), json_data, max_size=4),
+    later=st.lists(st.text(max_size=8), max_size=4),
+    split=st.integers(min_value=0, max_value=4),
 )
 def test_prepared_data_is_the_canonical_form(
-    data: dict[str, object], extra: dict[str, object]
+    data: dict[str, object], extra: dict[str, object], later: list[str], split: int
 ) -> None:
-    """Joining per-key parts (with fields added later) gives exactly json.dumps's text."""
+    """Joining prepared runs, with fields added later in steps, gives json.dumps's text.
+
+    The later fields may have been announced or not, may already be in the data, and may come
+    in two calls: the text is the canonical form every time.
+    """
     whole = data | extra
-    prepared = prepare_data(data).with_fields(**extra)
+    announced = later + list(extra)[: split % (len(extra) + 1)]
+    first = dict(list(extra.items())[:split])
+    second = dict(list(extra.items())[split:])
+    prepared = prepare_data(data, later=announced).with_fields(**first).with_fields(**second)
     assert prepared.data == whole
     expected = json.dumps(whole, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert prepared.canonical() == expected
+    assert prepare_data(data).canonical() == json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
 
 
 def test_prepared_data_is_checked_like_any_event_data() -> None:

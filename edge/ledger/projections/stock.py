@@ -9,11 +9,10 @@ expiry). The allocation depends only on the events, so a rebuild gives the same 
 
 from __future__ import annotations
 
-import json
 import sqlite3
 
 from edge.ledger.projections import Projector
-from edge.protocol.chain import Event
+from edge.protocol.chain import Event, json_strings
 
 
 def _moved(conn: sqlite3.Connection, event: Event) -> None:
@@ -30,7 +29,7 @@ def _moved(conn: sqlite3.Connection, event: Event) -> None:
         for row in conn.execute(
             "SELECT DISTINCT product_id FROM stock_lots"
             " WHERE product_id IN (SELECT value FROM json_each(?))",
-            (json.dumps(sorted({str(item["product"]) for item in items})),),
+            (json_strings(sorted({str(item["product"]) for item in items})),),
         )
     }
     for item in items:
