@@ -22,7 +22,7 @@ from edge.ledger.schema import connect
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 0.25
+DEFAULT_INTERVAL_S = 1.0
 
 
 @dataclass
