@@ -1,7 +1,8 @@
 """`python -m edge.bench.echo`: the checkout benchmark's ceiling, an aiohttp POST echo.
 
 It does what every request to the store server costs before any checkout work: aiohttp
-reads the body, `json.loads` parses it and `web.json_response` serialises it back with a 201.
+reads the body, `json.loads` parses it and `web.json_response` serialises it back with a 201,
+in the same compact JSON the store's API answers with.
 One process, access log off, like `edge serve`; it listens on 127.0.0.1 only.
 """
 
@@ -13,11 +14,13 @@ from collections.abc import Sequence
 
 from aiohttp import web
 
+from edge.web.api import compact_json
+
 
 async def echo(request: web.Request) -> web.Response:
     """Answer the posted JSON document with itself and a 201."""
     body = json.loads(await request.read())
-    return web.json_response(body, status=201)
+    return web.json_response(body, status=201, dumps=compact_json)
 
 
 async def ready(_request: web.Request) -> web.Response:

@@ -23,7 +23,7 @@ from edge.domain.errors import Forbidden, InvalidInput, Unauthorized
 from edge.domain.staff import PERMISSIONS, PUBLIC, TILL
 from edge.services.auth import Auth, Principal, StaffInput
 from edge.services.catalog import Actor
-from edge.web.api import Api, operation_of, read_json
+from edge.web.api import Api, json_response, operation_of, read_json
 from edge.web.keys import AUTH, PRINCIPAL
 from edge.web.schema import Schema
 
@@ -217,7 +217,7 @@ async def pair_till(request: web.Request) -> web.Response:
     body = await read_json(request, PAIR_SCHEMA)
     auth = request.app[AUTH]
     till, device = await auth.pair(body["code"])
-    response = web.json_response({"till": till, "csrf": auth.csrf_for(device)}, status=201)
+    response = json_response({"till": till, "csrf": auth.csrf_for(device)}, status=201)
     _cookie(response, request, TILL_COOKIE, device, TILL_COOKIE_DAYS * 86_400)
     return response
 
@@ -233,7 +233,7 @@ async def get_session(request: web.Request) -> web.Response:
     """Describe the caller; an unpaired browser learns it must pair (a normal answer, not 401)."""
     bearer, device, session = _credentials(request)
     principal = request.app[AUTH].principal(bearer=bearer, device=device, session=session)
-    return web.json_response(_session_json(request, principal))
+    return json_response(_session_json(request, principal))
 
 
 @api.route(
@@ -256,7 +256,7 @@ async def sign_in(request: web.Request) -> web.Response:
         principal.till, staff_id=body.get("staff"), pin=body.get("pin"), badge=body.get("badge")
     )
     now = Principal("staff", signed.till, staff=signed.staff, role=signed.role, name=signed.name)
-    response = web.json_response(_session_json(request, now) | {"expires": signed.expires})
+    response = json_response(_session_json(request, now) | {"expires": signed.expires})
     _cookie(response, request, SESSION_COOKIE, signed.token, auth.settings.session_hours * 3600)
     return response
 
@@ -272,7 +272,7 @@ async def sign_out(request: web.Request) -> web.Response:
     principal = principal_of(request)
     if principal is not None:
         await request.app[AUTH].sign_out(principal)
-    response = web.json_response({"signed_out": True})
+    response = json_response({"signed_out": True})
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
 
@@ -290,13 +290,13 @@ async def create_pairing(request: web.Request) -> web.Response:
     code, expires = await request.app[AUTH].create_pairing(
         body["till"], body.get("name") or body["till"], actor(request)
     )
-    return web.json_response({"till": body["till"], "code": code, "expires": expires}, status=201)
+    return json_response({"till": body["till"], "code": code, "expires": expires}, status=201)
 
 
 @api.route("GET", "/api/v1/tills", summary="The store's tills", permission="till.manage")
 async def list_tills(request: web.Request) -> web.Response:
     """Return the tills and who is signed in on each."""
-    return web.json_response({"tills": await request.app[AUTH].list_tills()})
+    return json_response({"tills": await request.app[AUTH].list_tills()})
 
 
 @api.route(
@@ -309,7 +309,7 @@ async def list_tills(request: web.Request) -> web.Response:
 async def unpair_till(request: web.Request) -> web.Response:
     """Forget the till's device."""
     await request.app[AUTH].unpair(request.match_info["till"], actor(request))
-    return web.json_response({"unpaired": request.match_info["till"]})
+    return json_response({"unpaired": request.match_info["till"]})
 
 
 @api.route(
@@ -317,7 +317,7 @@ async def unpair_till(request: web.Request) -> web.Response:
 )
 async def list_staff(request: web.Request) -> web.Response:
     """Return every staff member (no secrets)."""
-    return web.json_response({"staff": await request.app[AUTH].list_staff()})
+    return json_response({"staff": await request.app[AUTH].list_staff()})
 
 
 @api.route(
@@ -342,7 +342,7 @@ async def put_staff(request: web.Request) -> web.Response:
     outcome = await request.app[AUTH].save_staff(
         staff, body.get("pin"), actor(request), keep_badge="badge" not in body
     )
-    return web.json_response(
+    return json_response(
         {"id": staff.id, "outcome": outcome}, status=201 if outcome == "created" else 200
     )
 
@@ -361,7 +361,7 @@ async def put_token(request: web.Request) -> web.Response:
     token = await request.app[AUTH].create_token(
         name, body["role"], body.get("till"), actor(request)
     )
-    return web.json_response({"name": name, "role": body["role"], "token": token}, status=201)
+    return json_response({"name": name, "role": body["role"], "token": token}, status=201)
 
 
 @api.route(
@@ -374,4 +374,4 @@ async def put_token(request: web.Request) -> web.Response:
 async def delete_token(request: web.Request) -> web.Response:
     """Revoke a token."""
     await request.app[AUTH].revoke_token(request.match_info["name"], actor(request))
-    return web.json_response({"revoked": request.match_info["name"]})
+    return json_response({"revoked": request.match_info["name"]})

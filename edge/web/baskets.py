@@ -7,7 +7,7 @@ from typing import Any
 from aiohttp import web
 
 from edge.services import suspended
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor
 from edge.web.keys import LEDGER
 from edge.web.sales import BASKET_SCHEMA, UUID, basket_request
@@ -70,7 +70,7 @@ async def suspend_basket(request: web.Request) -> web.Response:
         body["basket"],
         actor(request),
     )
-    return web.json_response(suspended_json(parked), status=201)
+    return json_response(suspended_json(parked), status=201)
 
 
 @api.route(
@@ -85,7 +85,7 @@ async def list_suspended(request: web.Request) -> web.Response:
     """List parked baskets."""
     till = query_param(request, "till", LIST_QUERY["till"])
     baskets = await suspended.list_suspended(request.app[LEDGER], till)
-    return web.json_response({"baskets": [suspended_json(b) for b in baskets]})
+    return json_response({"baskets": [suspended_json(b) for b in baskets]})
 
 
 @api.route(
@@ -103,4 +103,4 @@ async def resume_basket(request: web.Request) -> web.Response:
         request.match_info["basket_id"].lower(),
         actor(request),
     )
-    return web.json_response(suspended_json(basket))
+    return json_response(suspended_json(basket))

@@ -9,7 +9,7 @@ from aiohttp import web
 from edge.domain.catalog import Category, Product, category_from_fields, product_from_fields
 from edge.domain.errors import InvalidInput
 from edge.services import catalog
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor
 from edge.web.keys import LEDGER, SETTINGS
 from edge.web.schema import Schema
@@ -119,7 +119,7 @@ async def list_products(request: web.Request) -> web.Response:
         args["limit"],
         args["offset"],
     )
-    return web.json_response({"products": [product_json(p) for p in products]})
+    return json_response({"products": [product_json(p) for p in products]})
 
 
 @api.route(
@@ -133,7 +133,7 @@ async def list_products(request: web.Request) -> web.Response:
 async def get_product(request: web.Request) -> web.Response:
     """Return one product."""
     product = await catalog.get_product(request.app[LEDGER], request.match_info["product_id"])
-    return web.json_response(product_json(product))
+    return json_response(product_json(product))
 
 
 @api.route(
@@ -150,7 +150,7 @@ async def put_product(request: web.Request) -> web.Response:
     body = await read_json(request, PRODUCT_SCHEMA)
     product = product_from_fields(_with_path_id(body, "id", request.match_info["product_id"]))
     outcome = await catalog.save_product(request.app[LEDGER], product, actor(request))
-    return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
+    return json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
 @api.route(
@@ -163,7 +163,7 @@ async def put_product(request: web.Request) -> web.Response:
 async def list_categories(request: web.Request) -> web.Response:
     """Return the categories."""
     categories = await catalog.list_categories(request.app[LEDGER])
-    return web.json_response({"categories": [category_json(c) for c in categories]})
+    return json_response({"categories": [category_json(c) for c in categories]})
 
 
 @api.route(
@@ -180,7 +180,7 @@ async def put_category(request: web.Request) -> web.Response:
     body = await read_json(request, CATEGORY_SCHEMA)
     category = category_from_fields(_with_path_id(body, "id", request.match_info["category_id"]))
     outcome = await catalog.save_category(request.app[LEDGER], category, actor(request))
-    return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
+    return json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
 @api.route(
@@ -208,7 +208,7 @@ async def import_csv(request: web.Request) -> web.Response:
     if problems:
         raise InvalidInput("; ".join(problems), code="bad_csv_header")
     report = await catalog.import_products(request.app[LEDGER], rows, actor(request))
-    return web.json_response(import_report_json(report))
+    return json_response(import_report_json(report))
 
 
 def import_report_json(report: catalog.ImportReport) -> dict[str, Any]:
@@ -249,7 +249,7 @@ async def scan(request: web.Request) -> web.Response:
         request.match_info["code"],
         request.app[SETTINGS].barcodes.variable_measure,
     )
-    return web.json_response(
+    return json_response(
         {
             "kind": result.kind,
             "code": result.code,

@@ -11,7 +11,7 @@ import logging
 from aiohttp import web
 
 from edge.domain.errors import DomainError
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor
 from edge.web.keys import DAYS, DEVICES
 from edge.web.schema import Schema
@@ -97,7 +97,7 @@ async def open_till(request: web.Request) -> web.Response:
     """Open a till session."""
     body = await read_json(request, OPEN_SCHEMA)
     opened = await request.app[DAYS].open_till(actor(request), body["float"])
-    return web.json_response(opened, status=201)
+    return json_response(opened, status=201)
 
 
 @api.route(
@@ -114,7 +114,7 @@ async def move_cash(request: web.Request) -> web.Response:
     moved = await request.app[DAYS].move_cash(
         actor(request), body["direction"], body["amount"], body["reason"]
     )
-    return web.json_response(moved | {"drawer": await kick_drawer(request)}, status=201)
+    return json_response(moved | {"drawer": await kick_drawer(request)}, status=201)
 
 
 @api.route(
@@ -129,7 +129,7 @@ async def open_drawer(request: web.Request) -> web.Response:
     """Record a no-sale drawer opening."""
     body = await read_json(request, DRAWER_SCHEMA)
     opened = await request.app[DAYS].open_drawer(actor(request), body["reason"])
-    return web.json_response(opened | {"drawer": await kick_drawer(request)}, status=201)
+    return json_response(opened | {"drawer": await kick_drawer(request)}, status=201)
 
 
 @api.route(
@@ -144,7 +144,7 @@ async def open_drawer(request: web.Request) -> web.Response:
 async def close_till(request: web.Request) -> web.Response:
     """Close the till session."""
     body = await read_json(request, CLOSE_SCHEMA)
-    return web.json_response(await request.app[DAYS].close_till(actor(request), body["counted"]))
+    return json_response(await request.app[DAYS].close_till(actor(request), body["counted"]))
 
 
 @api.route(
@@ -159,7 +159,7 @@ async def close_till(request: web.Request) -> web.Response:
 async def x_report(request: web.Request) -> web.Response:
     """Return the X report."""
     till = query_param(request, "till", X_QUERY["till"])
-    return web.json_response(await request.app[DAYS].x_report(till))
+    return json_response(await request.app[DAYS].x_report(till))
 
 
 @api.route(
@@ -172,7 +172,7 @@ async def x_report(request: web.Request) -> web.Response:
 )
 async def z_report(request: web.Request) -> web.Response:
     """Close the day."""
-    return web.json_response(await request.app[DAYS].z_report(actor(request)), status=201)
+    return json_response(await request.app[DAYS].z_report(actor(request)), status=201)
 
 
 @api.route(
@@ -183,7 +183,7 @@ async def z_report(request: web.Request) -> web.Response:
 )
 async def list_z(request: web.Request) -> web.Response:
     """Return every Z report."""
-    return web.json_response({"reports": await request.app[DAYS].z_reports()})
+    return json_response({"reports": await request.app[DAYS].z_reports()})
 
 
 @api.route(
@@ -198,7 +198,7 @@ async def get_z(request: web.Request) -> web.Response:
     """Return one Z report."""
     text = request.match_info["z_no"]
     number = int(text) if text.isdigit() and len(text) < 10 else -1
-    return web.json_response((await request.app[DAYS].z_reports(number))[0])
+    return json_response((await request.app[DAYS].z_reports(number))[0])
 
 
 @api.route(
@@ -212,4 +212,4 @@ async def override_hours(request: web.Request) -> web.Response:
     """Record a business-hours override."""
     body = await read_json(request, OVERRIDE_SCHEMA)
     until = await request.app[DAYS].override_hours(body["minutes"], body["reason"], actor(request))
-    return web.json_response({"until": until}, status=201)
+    return json_response({"until": until}, status=201)

@@ -10,7 +10,7 @@ from aiohttp import web
 from edge.domain.devices import DEVICE_TYPES, Device
 from edge.domain.errors import InvalidInput, NotFound
 from edge.protocol.mqtt import ID_PATTERN
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor, principal_of
 from edge.web.keys import DEVICES, SOCKETS
 from edge.web.schema import Schema
@@ -73,7 +73,7 @@ PRINT_SCHEMA: Schema = {
 async def list_devices(request: web.Request) -> web.Response:
     """Return the devices and their health."""
     center = request.app[DEVICES]
-    return web.json_response(
+    return json_response(
         {
             "bus": {"running": center.sender is not None, "counts": dict(center.counts)},
             "devices": center.snapshot(),
@@ -100,7 +100,7 @@ async def add_device(request: web.Request) -> web.Response:
         actor(request),
     )  # fmt: skip
     await center.refresh()
-    return web.json_response(
+    return json_response(
         {"device": center.health.view(device), "username": device.id, "password": password},
         status=201,
     )
@@ -120,7 +120,7 @@ async def update_device(request: web.Request) -> web.Response:
     center = request.app[DEVICES]
     device = await center.records.update(request.match_info["device_id"], body, actor(request))
     await center.refresh()
-    return web.json_response({"device": center.health.view(device)})
+    return json_response({"device": center.health.view(device)})
 
 
 @api.route(
@@ -134,7 +134,7 @@ async def rotate_device(request: web.Request) -> web.Response:
     """Rotate a device's password."""
     device_id = request.match_info["device_id"]
     password = await request.app[DEVICES].records.rotate(device_id, actor(request))
-    return web.json_response({"username": device_id, "password": password})
+    return json_response({"username": device_id, "password": password})
 
 
 @api.route(
@@ -149,7 +149,7 @@ async def remove_device(request: web.Request) -> web.Response:
     center = request.app[DEVICES]
     await center.records.remove(request.match_info["device_id"], actor(request))
     await center.refresh()
-    return web.json_response({"removed": request.match_info["device_id"]})
+    return json_response({"removed": request.match_info["device_id"]})
 
 
 @api.route(
@@ -169,7 +169,7 @@ async def device_command(request: web.Request) -> web.Response:
     if verb not in VERBS.get(device.type, ()):
         raise InvalidInput(f"a {device.type} has no command {verb}", code="bad_command")
     command = await center.command(device.id, verb, body)
-    return web.json_response({"command": command, "device": device.id, "verb": verb}, status=202)
+    return json_response({"command": command, "device": device.id, "verb": verb}, status=202)
 
 
 @api.route(
@@ -186,7 +186,7 @@ async def last_weight(request: web.Request) -> web.Response:
     reading = center.weight(device.id)
     if reading is None:
         raise NotFound(f"{device.id} has no current weight", code="no_weight")
-    return web.json_response(reading)
+    return json_response(reading)
 
 
 @api.route(
@@ -199,7 +199,7 @@ async def last_weight(request: web.Request) -> web.Response:
 async def print_jobs(request: web.Request) -> web.Response:
     """List print jobs."""
     state = query_param(request, "state", JOBS_QUERY["state"])
-    return web.json_response({"jobs": await request.app[DEVICES].printing.jobs(state)})
+    return json_response({"jobs": await request.app[DEVICES].printing.jobs(state)})
 
 
 @api.route(
@@ -217,9 +217,7 @@ async def reprint(request: web.Request) -> web.Response:
     if row is None:
         raise NotFound(f"no print job {job}", code="unknown_job")
     printer = center.device(row["printer"])
-    return web.json_response(
-        await center.printing.reprint(job, printer, actor(request)), status=201
-    )
+    return json_response(await center.printing.reprint(job, printer, actor(request)), status=201)
 
 
 @api.route(
@@ -237,7 +235,7 @@ async def print_sale(request: web.Request) -> web.Response:
     job = await request.app[DEVICES].print_sale(
         request.match_info["sale_id"].lower(), who.till, who, reprint=body.get("reprint", True)
     )
-    return web.json_response(job, status=201)
+    return json_response(job, status=201)
 
 
 @api.route(
@@ -254,7 +252,7 @@ async def kiosks(request: web.Request) -> web.Response:
         for d in center.devices.values()
         if d.type == "kiosk"
     ]
-    return web.json_response({"kiosks": sorted(views, key=lambda v: v["kiosk"])})
+    return json_response({"kiosks": sorted(views, key=lambda v: v["kiosk"])})
 
 
 @api.route(
@@ -279,7 +277,7 @@ async def approve_call(request: web.Request) -> web.Response:
     # the kiosk's own screen waits on its live channel for this
     approved = {"type": "approved", "kiosk": kiosk.id, "call": call, "staff": who.staff}
     center.hub.publish(f"till:{kiosk.id}", approved)
-    return web.json_response({"kiosk": kiosk.id, "call": call, "command": command})
+    return json_response({"kiosk": kiosk.id, "call": call, "command": command})
 
 
 def allowed_channels(request: web.Request, wanted: list[str]) -> set[str]:

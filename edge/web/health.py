@@ -9,7 +9,7 @@ from aiohttp import web
 
 from edge.metrics import CONTENT_TYPE, METRICS
 from edge.services.store import store_info
-from edge.web.api import Api
+from edge.web.api import Api, json_response
 from edge.web.keys import LEDGER, READINESS, SETTINGS
 
 api = Api("health")
@@ -34,7 +34,7 @@ STORE_SCHEMA = {
 @api.route("GET", "/healthz", summary="Liveness: 200 while the server runs", permission="public")
 async def healthz(request: web.Request) -> web.Response:
     """Answer while the event loop runs (with the process id: which worker answered)."""
-    return web.json_response({"status": "ok", "pid": os.getpid()})
+    return json_response({"status": "ok", "pid": os.getpid()})
 
 
 @api.route(
@@ -47,7 +47,7 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Answer 200 when the ledger is open and verified (and later: the broker connected)."""
     readiness = request.app[READINESS]
-    return web.json_response(readiness.report(), status=200 if readiness.ready else 503)
+    return json_response(readiness.report(), status=200 if readiness.ready else 503)
 
 
 @api.route(
@@ -77,7 +77,7 @@ async def get_store(request: web.Request) -> web.Response:
     if info is None:
         raise web.HTTPNotFound(text="this ledger has no store yet: run `edge init`")
     seq, hash_ = ledger.head
-    return web.json_response(
+    return json_response(
         {
             "id": info.id,
             "name": info.name,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.domain.errors import Conflict
-from edge.web.api import Api
+from edge.web.api import Api, json_response
 from edge.web.keys import UPLINK
 
 api = Api("hq")
@@ -20,7 +20,7 @@ api = Api("hq")
 )
 async def hq_status(request: web.Request) -> web.Response:
     """Return the HQ link's status."""
-    return web.json_response(request.app[UPLINK].status())
+    return json_response(request.app[UPLINK].status())
 
 
 @api.route(
@@ -35,4 +35,4 @@ async def hq_retry(request: web.Request) -> web.Response:
     uplink = request.app[UPLINK]
     if not uplink.retry():
         raise Conflict("the HQ link is not stopped", code="not_stopped")
-    return web.json_response({"status": "retrying"}, status=202)
+    return json_response({"status": "retrying"}, status=202)

@@ -10,7 +10,7 @@ from aiohttp import web
 from edge.domain.errors import InvalidInput
 from edge.services import inventory
 from edge.services.catalog import resolve_scan
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor
 from edge.web.keys import CHECKOUT, LEDGER, SETTINGS
 from edge.web.sales import UUID
@@ -68,7 +68,7 @@ async def _move(request: web.Request, kind: str, schema: Schema) -> web.Response
     moved = await inventory.move_stock(
         request.app[LEDGER], body["id"].lower(), kind, body, actor(request)
     )
-    return web.json_response(moved, status=200 if moved["replayed"] else 201)
+    return json_response(moved, status=200 if moved["replayed"] else 201)
 
 
 @api.route(
@@ -109,7 +109,7 @@ async def levels(request: web.Request) -> web.Response:
     """Return stock levels."""
     product = query_param(request, "product", STOCK_QUERY["product"])
     below = query_param(request, "below", STOCK_QUERY["below"])
-    return web.json_response(
+    return json_response(
         {"stock": await inventory.stock_levels(request.app[LEDGER], product, below=below)}
     )
 
@@ -125,7 +125,7 @@ async def history(request: web.Request) -> web.Response:
     """Return a product's movements."""
     limit = query_param(request, "limit", MOVES_QUERY["limit"])
     moves = await inventory.movements(request.app[LEDGER], request.match_info["product"], limit)
-    return web.json_response({"movements": moves})
+    return json_response({"movements": moves})
 
 
 COUNT_SCHEMA: Schema = {
@@ -182,7 +182,7 @@ async def open_count(request: web.Request) -> web.Response:
         request.app[LEDGER], body["id"].lower(), body.get("category"), body.get("note", ""),
         actor(request),
     )  # fmt: skip
-    return web.json_response(opened, status=201)
+    return json_response(opened, status=201)
 
 
 COUNTS_QUERY: dict[str, Schema] = {
@@ -205,7 +205,7 @@ async def list_counts(request: web.Request) -> web.Response:
         query_param(request, "status", COUNTS_QUERY["status"]),
         query_param(request, "limit", COUNTS_QUERY["limit"]),
     )
-    return web.json_response({"counts": counts})
+    return json_response({"counts": counts})
 
 
 @api.route(
@@ -238,7 +238,7 @@ async def count_entries(request: web.Request) -> web.Response:
         request.app[LEDGER], request.match_info["count_id"].lower(), items,
         body.get("mode", "add"), actor(request),
     )  # fmt: skip
-    return web.json_response(entered, status=201)
+    return json_response(entered, status=201)
 
 
 @api.route(
@@ -251,7 +251,7 @@ async def count_entries(request: web.Request) -> web.Response:
 async def get_count(request: web.Request) -> web.Response:
     """Return a count's state."""
     state = await inventory.count_state(request.app[LEDGER], request.match_info["count_id"].lower())
-    return web.json_response(state)
+    return json_response(state)
 
 
 @api.route(
@@ -269,7 +269,7 @@ async def post_count(request: web.Request) -> web.Response:
         request.app[LEDGER], request.match_info["count_id"].lower(), actor(request),
         uncounted_zero=body.get("uncounted") == "zero",
     )  # fmt: skip
-    return web.json_response(posted, status=201)
+    return json_response(posted, status=201)
 
 
 @api.route(
@@ -283,7 +283,7 @@ async def cancel_count(request: web.Request) -> web.Response:
     """Cancel a count."""
     count_id = request.match_info["count_id"].lower()
     await inventory.cancel_count(request.app[LEDGER], count_id, actor(request))
-    return web.json_response({"count": count_id, "status": "cancelled"})
+    return json_response({"count": count_id, "status": "cancelled"})
 
 
 REPLENISH_QUERY: dict[str, Schema] = {
@@ -323,7 +323,7 @@ async def replenishment(request: web.Request) -> web.StreamResponse:
             content_type="text/csv",
             headers={"Content-Disposition": 'attachment; filename="replenishment.csv"'},
         )
-    return web.json_response({"suggestions": suggestions, **params})
+    return json_response({"suggestions": suggestions, **params})
 
 
 @api.route(
@@ -342,7 +342,7 @@ async def alerts(request: web.Request) -> web.Response:
         warn_days=settings.inventory.expiry_warn_days,
         markdown_bp=settings.inventory.near_expiry_markdown_bp,
     )
-    return web.json_response({"alerts": found})
+    return json_response({"alerts": found})
 
 
 PO_SCHEMA: Schema = {
@@ -372,7 +372,7 @@ async def create_po(request: web.Request) -> web.Response:
     created = await inventory.create_purchase_order(
         request.app[LEDGER], body["id"].lower(), body, actor(request)
     )
-    return web.json_response(created, status=201)
+    return json_response(created, status=201)
 
 
 @api.route(
@@ -385,7 +385,7 @@ async def create_po(request: web.Request) -> web.Response:
 async def get_po(request: web.Request) -> web.Response:
     """Return a purchase order's state."""
     po = await inventory.purchase_order(request.app[LEDGER], request.match_info["po_id"].lower())
-    return web.json_response(po)
+    return json_response(po)
 
 
 @api.route(
@@ -400,7 +400,7 @@ async def close_po(request: web.Request) -> web.Response:
     closed = await inventory.close_purchase_order(
         request.app[LEDGER], request.match_info["po_id"].lower(), actor(request)
     )
-    return web.json_response(closed)
+    return json_response(closed)
 
 
 _STORE_ID: Schema = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"}
@@ -447,7 +447,7 @@ async def transfer_out(request: web.Request) -> web.Response:
     sent = await inventory.send_transfer(
         request.app[LEDGER], body["id"].lower(), body["to_store"], body, actor(request)
     )
-    return web.json_response(sent, status=201)
+    return json_response(sent, status=201)
 
 
 @api.route(
@@ -464,7 +464,7 @@ async def transfer_in(request: web.Request) -> web.Response:
     announced = await inventory.announce_transfer(
         request.app[LEDGER], body["id"].lower(), body["from_store"], body, actor(request)
     )
-    return web.json_response(announced, status=201)
+    return json_response(announced, status=201)
 
 
 @api.route(
@@ -482,7 +482,7 @@ async def transfer_receive(request: web.Request) -> web.Response:
         request.app[LEDGER], request.match_info["transfer_id"].lower(), body["lines"],
         actor(request),
     )  # fmt: skip
-    return web.json_response(received)
+    return json_response(received)
 
 
 @api.route(
@@ -497,4 +497,4 @@ async def get_transfer(request: web.Request) -> web.Response:
     found = await inventory.transfer_state(
         request.app[LEDGER], request.match_info["transfer_id"].lower()
     )
-    return web.json_response(found)
+    return json_response(found)

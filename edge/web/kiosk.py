@@ -19,7 +19,7 @@ from edge.services.kiosk import (
     open_calls,
     own_kiosk,
 )
-from edge.web.api import Api, read_json
+from edge.web.api import Api, json_response, read_json
 from edge.web.auth import principal_of
 from edge.web.keys import DEVICES, LEDGER
 from edge.web.schema import Schema
@@ -101,7 +101,7 @@ async def new_call(request: web.Request) -> web.Response:
     kiosk = own_kiosk(center, principal_of(request), request.match_info["kiosk"])
     body = await read_json(request, CALL_SCHEMA)
     call = call_attendant(center, kiosk, body["reason"], body.get("detail", ""))
-    return web.json_response({"call": call}, status=201)
+    return json_response({"call": call}, status=201)
 
 
 @api.route(
@@ -121,7 +121,7 @@ async def list_calls(request: web.Request) -> web.Response:
         kiosk = kiosk_device(center, kiosk_id)
     else:
         kiosk = own_kiosk(center, principal, kiosk_id)
-    return web.json_response({"kiosk": kiosk.id, "calls": open_calls(center, kiosk.id)})
+    return json_response({"kiosk": kiosk.id, "calls": open_calls(center, kiosk.id)})
 
 
 @api.route(
@@ -136,7 +136,7 @@ async def withdraw_call(request: web.Request) -> web.Response:
     center = request.app[DEVICES]
     kiosk = own_kiosk(center, principal_of(request), request.match_info["kiosk"])
     cancel_call(center, kiosk, request.match_info["call"])
-    return web.json_response({"kiosk": kiosk.id, "withdrawn": request.match_info["call"]})
+    return json_response({"kiosk": kiosk.id, "withdrawn": request.match_info["call"]})
 
 
 @api.route(
@@ -166,4 +166,4 @@ async def bagging(request: web.Request) -> web.Response:
         abs_grams=DEFAULT_ABS_GRAMS,
         percent_bp=DEFAULT_PERCENT_BP,
     )
-    return web.json_response(result)
+    return json_response(result)

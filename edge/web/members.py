@@ -9,7 +9,7 @@ from aiohttp import web
 from edge.domain.errors import InvalidInput
 from edge.domain.members import member_from_fields
 from edge.services import members
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor
 from edge.web.keys import CHECKOUT, DAYS, LEDGER
 from edge.web.sales import UUID
@@ -97,7 +97,7 @@ async def put_member(request: web.Request) -> web.Response:
         fields.setdefault("phone", known[1])
     member = member_from_fields(fields)
     outcome = await members.save_member(request.app[LEDGER], member, actor(request))
-    return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
+    return json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
 @api.route(
@@ -115,7 +115,7 @@ async def lookup_member(request: web.Request) -> web.Response:
     if key is None:
         raise InvalidInput("give ?key= (phone, card number or member QR)", code="missing_key")
     account = await members.find_member(request.app[LEDGER], key)
-    return web.json_response(account_json(account))
+    return json_response(account_json(account))
 
 
 @api.route(
@@ -154,7 +154,7 @@ async def post_top_up(request: web.Request) -> web.Response:
         currency=checkout.currency,
         payment_timeout=checkout.payment_timeout,
     )
-    return web.json_response(result, status=201)
+    return json_response(result, status=201)
 
 
 HISTORY_QUERY: dict[str, Schema] = {
@@ -179,4 +179,4 @@ async def purchases(request: web.Request) -> web.Response:
         limit=query_param(request, "limit", HISTORY_QUERY["limit"]),
         before_seq=query_param(request, "before_seq", HISTORY_QUERY["before_seq"]),
     )
-    return web.json_response({"purchases": history})
+    return json_response({"purchases": history})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.domain.errors import InvalidInput
-from edge.web.api import Api, query_param, read_json
+from edge.web.api import Api, json_response, query_param, read_json
 from edge.web.auth import actor
 from edge.web.keys import OFFICE
 from edge.web.sales import UUID
@@ -104,7 +104,7 @@ async def clock(request: web.Request) -> web.Response:
     """Clock in or out."""
     body = await read_json(request, CLOCK_SCHEMA)
     done = await request.app[OFFICE].clock_in_out(actor(request), body["action"])
-    return web.json_response(done, status=201)
+    return json_response(done, status=201)
 
 
 @api.route(
@@ -118,7 +118,7 @@ async def shifts(request: web.Request) -> web.Response:
     """List worked shifts."""
     start, end = _range(request, SHIFTS_QUERY)
     staff = query_param(request, "staff", SHIFTS_QUERY["staff"])
-    return web.json_response({"shifts": await request.app[OFFICE].shifts(staff, start, end)})
+    return json_response({"shifts": await request.app[OFFICE].shifts(staff, start, end)})
 
 
 @api.route(
@@ -135,7 +135,7 @@ async def put_rota(request: web.Request) -> web.Response:
     saved = await request.app[OFFICE].save_rota(
         request.match_info["week"], body["shifts"], actor(request)
     )
-    return web.json_response(saved)
+    return json_response(saved)
 
 
 @api.route(
@@ -146,7 +146,7 @@ async def put_rota(request: web.Request) -> web.Response:
 )
 async def get_rota(request: web.Request) -> web.Response:
     """Return a week's rota."""
-    return web.json_response(await request.app[OFFICE].rota(request.match_info["week"]))
+    return json_response(await request.app[OFFICE].rota(request.match_info["week"]))
 
 
 @api.route(
@@ -159,7 +159,7 @@ async def get_rota(request: web.Request) -> web.Response:
 async def performance(request: web.Request) -> web.Response:
     """Return staff performance."""
     start, end = _range(request, RANGE_QUERY)
-    return web.json_response(await request.app[OFFICE].performance(start, end))
+    return json_response(await request.app[OFFICE].performance(start, end))
 
 
 @api.route(
@@ -174,7 +174,7 @@ async def post_expense(request: web.Request) -> web.Response:
     """Record an expense."""
     body = await read_json(request, EXPENSE_SCHEMA)
     recorded = await request.app[OFFICE].record_expense(body["id"].lower(), body, actor(request))
-    return web.json_response(recorded, status=201)
+    return json_response(recorded, status=201)
 
 
 @api.route(
@@ -187,7 +187,7 @@ async def post_expense(request: web.Request) -> web.Response:
 async def list_expenses(request: web.Request) -> web.Response:
     """List expenses."""
     start, end = _range(request, RANGE_QUERY)
-    return web.json_response(await request.app[OFFICE].expenses(start, end))
+    return json_response(await request.app[OFFICE].expenses(start, end))
 
 
 @api.route(
@@ -202,7 +202,7 @@ async def post_feedback(request: web.Request) -> web.Response:
     """Record feedback."""
     body = await read_json(request, FEEDBACK_SCHEMA)
     recorded = await request.app[OFFICE].record_feedback(body["id"].lower(), body, actor(request))
-    return web.json_response(recorded, status=201)
+    return json_response(recorded, status=201)
 
 
 @api.route(
@@ -219,7 +219,7 @@ async def patch_feedback(request: web.Request) -> web.Response:
     updated = await request.app[OFFICE].update_feedback(
         request.match_info["feedback_id"].lower(), body, actor(request)
     )
-    return web.json_response(updated)
+    return json_response(updated)
 
 
 @api.route(
@@ -232,4 +232,4 @@ async def patch_feedback(request: web.Request) -> web.Response:
 async def list_feedback(request: web.Request) -> web.Response:
     """List feedback."""
     status = query_param(request, "status", FEEDBACK_QUERY["status"])
-    return web.json_response({"feedback": await request.app[OFFICE].feedback(status)})
+    return json_response({"feedback": await request.app[OFFICE].feedback(status)})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from edge.web.api import Api, openapi_document
+from edge.web.api import Api, json_response, openapi_document
 from edge.web.keys import APIS
 
 api = Api("meta")
@@ -20,4 +20,4 @@ api = Api("meta")
 async def get_openapi(request: web.Request) -> web.Response:
     """Return the OpenAPI document of every registered operation."""
     operations = [op for area in request.app[APIS] for op in area.operations]
-    return web.json_response(openapi_document(operations, "store-edge"))
+    return json_response(openapi_document(operations, "store-edge"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from edge.domain.tenders import TenderInput
-from edge.web.api import Api, read_json
+from edge.web.api import Api, json_response, read_json
 from edge.web.auth import actor
 from edge.web.keys import DAYS, ORDERS
 from edge.web.sales import TENDER_SCHEMA, UUID
@@ -82,13 +82,13 @@ async def create_order(request: web.Request) -> web.Response:
     """Record an order."""
     body = await read_json(request, ORDER_SCHEMA)
     order = await request.app[ORDERS].create(body["id"].lower(), body, actor(request))
-    return web.json_response(order, status=201)
+    return json_response(order, status=201)
 
 
 @api.route("GET", "/api/v1/orders", summary="Open orders, oldest first", permission="order.fulfil")
 async def list_orders(request: web.Request) -> web.Response:
     """Return the picking list."""
-    return web.json_response({"orders": await request.app[ORDERS].list_open()})
+    return json_response({"orders": await request.app[ORDERS].list_open()})
 
 
 @api.route(
@@ -100,7 +100,7 @@ async def list_orders(request: web.Request) -> web.Response:
 )
 async def get_order(request: web.Request) -> web.Response:
     """Return an order."""
-    return web.json_response(await request.app[ORDERS].get(request.match_info["order_id"].lower()))
+    return json_response(await request.app[ORDERS].get(request.match_info["order_id"].lower()))
 
 
 @api.route(
@@ -117,7 +117,7 @@ async def move_order(request: web.Request) -> web.Response:
     moved = await request.app[ORDERS].move(
         request.match_info["order_id"].lower(), body["to"], actor(request)
     )
-    return web.json_response(moved)
+    return json_response(moved)
 
 
 @api.route(
@@ -142,4 +142,4 @@ async def collect_order(request: web.Request) -> web.Response:
         tenders,
         actor(request),
     )
-    return web.json_response(collected)
+    return json_response(collected)

@@ -12,7 +12,7 @@ from edge.services.promotions import (
     save_promotion,
     voucher_state,
 )
-from edge.web.api import Api, read_json
+from edge.web.api import Api, json_response, read_json
 from edge.web.auth import actor
 from edge.web.keys import LEDGER
 from edge.web.schema import Schema
@@ -87,7 +87,7 @@ PROMOTION_SCHEMA: Schema = {
 async def get_promotions(request: web.Request) -> web.Response:
     """Return the promotions."""
     promotions = await list_promotions(request.app[LEDGER])
-    return web.json_response({"promotions": [p.to_data() for p in promotions]})
+    return json_response({"promotions": [p.to_data() for p in promotions]})
 
 
 @api.route(
@@ -106,7 +106,7 @@ async def put_promotion(request: web.Request) -> web.Response:
         raise InvalidInput("the body's id differs from the path's")
     promotion = promotion_from_fields({**body, "id": path_id})
     outcome = await save_promotion(request.app[LEDGER], promotion, actor(request))
-    return web.json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
+    return json_response({"outcome": outcome}, status=201 if outcome == "created" else 200)
 
 
 VOUCHERS_SCHEMA: Schema = {
@@ -159,7 +159,7 @@ async def post_vouchers(request: web.Request) -> web.Response:
     if any(spec["amount"] is None for spec in specs):
         raise InvalidInput("say what each voucher is worth (amount)", code="bad_amount")
     issued = await issue_vouchers(request.app[LEDGER], specs, actor(request))
-    return web.json_response({"vouchers": issued}, status=201)
+    return json_response({"vouchers": issued}, status=201)
 
 
 @api.route(
@@ -171,4 +171,4 @@ async def post_vouchers(request: web.Request) -> web.Response:
 )
 async def get_voucher(request: web.Request) -> web.Response:
     """Return a voucher's state."""
-    return web.json_response(await voucher_state(request.app[LEDGER], request.match_info["code"]))
+    return json_response(await voucher_state(request.app[LEDGER], request.match_info["code"]))

@@ -16,7 +16,7 @@ from aiohttp import web
 from edge.domain.receipt_layout import layout_return, layout_sale
 from edge.protocol.chain import Event
 from edge.settings import LOCALES
-from edge.web.api import Api, query_param
+from edge.web.api import Api, json_response, query_param
 from edge.web.keys import CHECKOUT, RETURNS, SETTINGS
 from edge.web.sales import base_url
 
@@ -63,7 +63,7 @@ async def get_receipt_document(request: web.Request) -> web.Response:
     locale = query_param(request, "locale", RECEIPT_QUERY["locale"])
     event = await request.app[CHECKOUT].sale_event(sale_id=request.match_info["sale_id"].lower())
     locale = locale or request.app[SETTINGS].store.locale
-    return web.json_response(sale_document(request, event, locale, reprint=reprint))
+    return json_response(sale_document(request, event, locale, reprint=reprint))
 
 
 @api.route(
@@ -92,7 +92,7 @@ async def get_return_document(request: web.Request) -> web.Response:
         locale=locale,
         reprint=reprint,
     )
-    return web.json_response(document)
+    return json_response(document)
 
 
 @api.route(

@@ -14,7 +14,7 @@ from aiohttp import web
 
 from edge.domain.reports import render_csv
 from edge.services.reports import Reports
-from edge.web.api import Api, Handler, query_param
+from edge.web.api import Api, Handler, json_response, query_param
 from edge.web.keys import CHECKOUT, LEDGER, SETTINGS
 from edge.web.schema import Schema
 
@@ -94,7 +94,7 @@ def _report_handler(name: str) -> Handler:
                 content_type="text/csv",
                 headers={"Content-Disposition": f'attachment; filename="{filename}"'},
             )
-        return web.json_response(table.to_data(first, last))
+        return json_response(table.to_data(first, last))
 
     handler.__doc__ = f"Return the {name} report."
     return handler
@@ -127,7 +127,7 @@ async def dashboard(request: web.Request) -> web.Response:
     reports = reports_of(request)
     text = query_param(request, "date", _DAY)
     day = reports.range(text, text)[0] if text else None
-    return web.json_response(await reports.dashboard(day))
+    return json_response(await reports.dashboard(day))
 
 
 for _name, (_summary, _permission) in CATALOG.items():

@@ -11,7 +11,7 @@ from edge.domain.errors import InvalidInput
 from edge.domain.tenders import TenderInput
 from edge.services.checkout import SaleRequest, fingerprint
 from edge.services.returns import ReturnLine, ReturnRecord, ReturnRequest
-from edge.web.api import Api, read_json
+from edge.web.api import Api, json_response, read_json
 from edge.web.auth import actor, require
 from edge.web.keys import CHECKOUT, DAYS, RETURNS, SETTINGS
 from edge.web.sales import (
@@ -143,7 +143,7 @@ def _answer(request: web.Request, record: ReturnRecord) -> web.Response:
     if record.sale is not None:
         body = {"return": body, "sale": sale_json(request, record.sale)}
     headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
-    return web.json_response(body, status=201, headers=headers)
+    return json_response(body, status=201, headers=headers)
 
 
 @api.route(
@@ -203,7 +203,7 @@ async def returned_so_far(request: web.Request) -> web.Response:
     """Return the sale's lines with the quantities or grams returned and left."""
     sale_id = request.match_info["sale_id"].lower()
     lines = await request.app[RETURNS].returned_lines(sale_id)
-    return web.json_response({"sale": sale_id, "lines": lines})
+    return json_response({"sale": sale_id, "lines": lines})
 
 
 @api.route(

@@ -15,7 +15,7 @@ from edge.metrics import METRICS
 from edge.protocol.chain import Event
 from edge.services.basket import BasketRequest, LineRequest
 from edge.services.checkout import SaleRequest, fingerprint
-from edge.web.api import Api, read_json
+from edge.web.api import Api, json_response, read_json
 from edge.web.auth import actor, require
 from edge.web.keys import CHECKOUT, DAYS, DEVICES, SETTINGS
 from edge.web.schema import Schema
@@ -276,7 +276,7 @@ async def price_basket(request: web.Request) -> web.Response:
     center = request.app[DEVICES]
     if center.sender is not None and center.bound(actor(request).till, "display") is not None:
         await center.show(actor(request).till, center.basket_lines(priced))
-    return web.json_response(priced)
+    return json_response(priced)
 
 
 @api.route(
@@ -312,7 +312,7 @@ async def create_sale(request: web.Request) -> web.Response:
     )
     record = await request.app[CHECKOUT].complete_sale(sale)
     headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
-    response = web.json_response(sale_json(request, record.event), status=201, headers=headers)
+    response = json_response(sale_json(request, record.event), status=201, headers=headers)
     request.app[METRICS].sale_seconds.observe(perf_counter() - started)
     return response
 
@@ -328,7 +328,7 @@ async def create_sale(request: web.Request) -> web.Response:
 async def get_sale(request: web.Request) -> web.Response:
     """Return a sale by its id."""
     event = await request.app[CHECKOUT].sale_event(sale_id=request.match_info["sale_id"].lower())
-    return web.json_response(sale_json(request, event))
+    return json_response(sale_json(request, event))
 
 
 def parse_receipt(text: str, store: str) -> int:
@@ -351,4 +351,4 @@ async def get_by_receipt(request: web.Request) -> web.Response:
     """Return a sale by receipt number."""
     number = parse_receipt(request.match_info["receipt"], request.app[SETTINGS].store.id)
     event = await request.app[CHECKOUT].sale_event(receipt_no=number)
-    return web.json_response(sale_json(request, event))
+    return json_response(sale_json(request, event))
