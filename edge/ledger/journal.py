@@ -23,6 +23,7 @@ from edge.protocol.chain import (
 )
 
 Clock = Callable[[], datetime]
+Row = tuple[int, str, str, str, str | None, str | None]  # seq, id, type, ts, till, staff
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
@@ -155,30 +156,8 @@ class Tx:
         if now.tzinfo is None:
             raise EventDataError("the clock returned a naive datetime")
         ts = now.isoformat(timespec="milliseconds")
-        seq = self._chain.seq + 1
-        prev_hash = self._chain.hash
-        eid = event_id or new_event_id(now)
-        hash_ = chain_hash(
-            prev_hash,
-            canonical_event(
-                seq=seq,
-                event_id=eid,
-                event_type=event_type,
-                ts=ts,
-                till=till,
-                staff=staff,
-                data_json=data_json,
-                prev_hash=prev_hash,
-            ),
-        )
-        self.conn.execute(
-            _INSERT, (seq, eid, event_type, ts, till, staff, data_json, prev_hash, hash_)
-        )
-        event = Event(seq, eid, event_type, ts, till, staff, payload, prev_hash, hash_)
-        self._chain.seq, self._chain.hash = seq, hash_
-        self._projections.apply(self.conn, event)
-        self.appended.append(event)
-        return event
+        row = (self._chain.seq + 1, event_id or new_event_id(now), event_type, ts, till, staff)
+        return self._write(row, payload, data_json, self._hash(row, data_json))
 
     def restore(self, event: Mapping[str, Any], data_json: str) -> Event:
         """Re-append an event this ledger recorded once and lost (recovered from HQ), as it was.
@@ -194,25 +173,35 @@ class Tx:
             raise EventDataError(f"bad event type {event['type']!r}")
         payload = json.loads(data_json)
         check_data(payload)
-        hash_ = chain_hash(
-            prev_hash,
-            canonical_event(
-                seq=seq,
-                event_id=event["id"],
-                event_type=event["type"],
-                ts=event["ts"],
-                till=event["till"],
-                staff=event["staff"],
-                data_json=data_json,
-                prev_hash=prev_hash,
-            ),
-        )
+        row: Row = (seq, event["id"], event["type"], event["ts"], event["till"], event["staff"])
+        hash_ = self._hash(row, data_json)
         if hash_ != event["hash"]:
             raise EventDataError(f"seq {seq}: the hash does not match the content")
-        row = (seq, event["id"], event["type"], event["ts"], event["till"], event["staff"])
+        return self._write(row, payload, data_json, hash_)
+
+    def _hash(self, row: Row, data_json: str) -> str:
+        """Return the hash of the event (seq, id, type, ts, till, staff) after the head."""
+        seq, event_id, event_type, ts, till, staff = row
+        return chain_hash(
+            self._chain.hash,
+            canonical_event(
+                seq=seq,
+                event_id=event_id,
+                event_type=event_type,
+                ts=ts,
+                till=till,
+                staff=staff,
+                data_json=data_json,
+                prev_hash=self._chain.hash,
+            ),
+        )
+
+    def _write(self, row: Row, payload: dict[str, Any], data_json: str, hash_: str) -> Event:
+        """Insert the chained event, move the head to it and update the projections."""
+        prev_hash = self._chain.hash
         self.conn.execute(_INSERT, (*row, data_json, prev_hash, hash_))
-        restored = Event(*row, payload, prev_hash, hash_)
-        self._chain.seq, self._chain.hash = seq, hash_
-        self._projections.apply(self.conn, restored)
-        self.appended.append(restored)
-        return restored
+        event = Event(*row, payload, prev_hash, hash_)
+        self._chain.seq, self._chain.hash = row[0], hash_
+        self._projections.apply(self.conn, event)
+        self.appended.append(event)
+        return event

@@ -278,7 +278,7 @@ class LedgerWriter:
         has queued, and the other processes get the lock back sooner.
         """
         staged = self._staged
-        if staged is not None and staged.locked and staged.commit is None:
+        if staged is not None and staged.locked:
             self._run_staged(staged)
 
     def _run_staged(self, staged: _Staged) -> None:
@@ -351,7 +351,7 @@ class LedgerWriter:
             self._lock.close()
             self._lock = None
 
-    def _commit_group(self, commands: list[Command[Any]]) -> tuple[list[object], list[Event]]:
+    def _commit_group(self, commands: list[Command[Any]]) -> _Done:
         """Run commands in savepoints inside one transaction and commit once.
 
         Return each command's outcome and the events the COMMIT made durable.
@@ -435,9 +435,7 @@ class LedgerWriter:
             tx.appended = []
         self._chain.restore(head)
 
-    def _commit(
-        self, outcomes: list[object], group_start: tuple[int, str]
-    ) -> tuple[list[object], list[Event]]:
+    def _commit(self, outcomes: list[object], group_start: tuple[int, str]) -> _Done:
         """COMMIT the open group (the fsync); on failure every command of it fails."""
         conn, tx = self._conn, self._tx
         assert conn is not None and tx is not None  # noqa: S101 - opened in start()

@@ -12,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from edge.app import create_app
 from edge.services.catalog import Actor
+from edge.services.payments import SimulatedTerminal
 from edge.services.store import init_store_ledger
 from edge.settings import AuthSettings, PathSettings, Settings
 from edge.web.keys import AUTH
@@ -64,3 +65,9 @@ def make_client(aiohttp_client: Any, settings: Settings, clock: FakeClock) -> Ca
         return client
 
     return make
+
+
+@pytest.fixture
+def terminal() -> SimulatedTerminal:
+    """The card and QR simulator a test's store pays with (it can approve, decline, time out)."""
+    return SimulatedTerminal()

@@ -30,11 +30,6 @@ from tests.integration.conftest import authorize
 
 
 @pytest.fixture
-def terminal() -> SimulatedTerminal:
-    return SimulatedTerminal()
-
-
-@pytest.fixture
 async def client(
     aiohttp_client: Any, settings: Settings, terminal: SimulatedTerminal
 ) -> TestClient:

@@ -28,11 +28,6 @@ FLOAT = 20_000
 
 
 @pytest.fixture
-def terminal() -> SimulatedTerminal:
-    return SimulatedTerminal()
-
-
-@pytest.fixture
 async def office(
     aiohttp_client: Any, settings: Settings, terminal: SimulatedTerminal
 ) -> TestClient:
