@@ -65,6 +65,10 @@ def connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection:
             raise sqlite3.OperationalError(f"cannot switch {path} to WAL (got {mode})")
         conn.execute("PRAGMA synchronous = FULL")
         conn.execute("PRAGMA foreign_keys = ON")
+        # each command of a group runs in a savepoint whose undo pages (the statement journal)
+        # would otherwise spill to a temporary file past 64 KiB: a file opened, written page by
+        # page and deleted in every group. They are only needed until the COMMIT.
+        conn.execute("PRAGMA temp_store = MEMORY")
     conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     conn.execute(f"PRAGMA cache_size = -{READ_CACHE_KIB if read_only else WRITE_CACHE_KIB}")
     return conn
