@@ -2,9 +2,10 @@
 
 With `[http] workers = N` (N > 1) the process that starts is the primary: it holds the store's
 writer lock, opens the ledger in shared mode and serves HTTP, then starts N-1 worker processes
-(`edge serve --worker`) that serve the same port (SO_REUSEPORT: the kernel spreads the tills'
-connections) and write to the same ledger file in turns, group by group. The primary restarts a
-worker that dies and stops them all when it stops; a worker whose primary is gone stops too.
+(`edge serve --worker`) that accept from the primary's listening sockets (the connections
+spread evenly, see `edge.listen`) and write to the same ledger file in turns, group by group.
+The primary restarts a worker that dies and stops them all when it stops; a worker whose
+primary is gone stops too.
 Anything that must run once per store (devices, the HQ link) belongs in the primary.
 """
 
@@ -16,10 +17,12 @@ import gc
 import logging
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -28,6 +31,15 @@ from aiohttp import web
 from edge.app import create_app
 from edge.discovery import Advertiser
 from edge.ledger.ledger import utc_clock
+from edge.listen import (
+    ABSENT,
+    LISTEN_FDS_ENV,
+    TABLE_ENV,
+    BalancedSite,
+    ConnectionTable,
+    inherited_sockets,
+    listen_sockets,
+)
 from edge.sd_notify import keep_watchdog, notify
 from edge.settings import FieldError, Settings, SettingsError
 from edge.tls import TlsError, check_ca_file, describe, read_certs, server_context
@@ -67,12 +79,19 @@ async def run_server(
     await runner.setup()
     tasks: list[asyncio.Task[None]] = []
     advertiser: Advertiser | None = None
+    shared = _shared_port(settings, worker)  # sockets and connection table (workers > 1)
     try:
-        site = web.TCPSite(
-            runner, settings.http.host, settings.http.port, reuse_port=workers > 1 or None,
-            ssl_context=ssl_context,
-        )  # fmt: skip
-        await site.start()
+        if shared is None:
+            site: web.BaseSite = web.TCPSite(
+                runner, settings.http.host, settings.http.port, ssl_context=ssl_context
+            )
+            await site.start()
+        else:
+            for sock in shared.sockets:
+                site = BalancedSite(
+                    runner, sock, shared.table, shared.slot, ssl_context=ssl_context
+                )
+                await site.start()
         host, port = runner.addresses[0][:2]
         shown = "127.0.0.1" if host in {"0.0.0.0", "::"} else host  # noqa: S104
         scheme = "https" if ssl_context is not None else "http"
@@ -92,9 +111,10 @@ async def run_server(
             tasks.append(asyncio.create_task(_when_ready(app, base_url, on_ready, stop)))
             tasks.extend(
                 asyncio.create_task(
-                    _keep_worker(app, settings, port, number, serving=serving, stop=stop)
+                    _keep_worker(app, settings, port, number, shared, serving=serving, stop=stop)
                 )
                 for number in range(1, workers)
+                if shared is not None
             )
         await stop.wait()
         if not worker:
@@ -110,6 +130,42 @@ async def run_server(
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
         await runner.cleanup()
+        if shared is not None:
+            shared.close()
+
+
+@dataclass
+class SharedPort:
+    """The listening sockets all the server's processes accept from, and their table."""
+
+    sockets: list[socket.socket]
+    table: ConnectionTable
+    slot: int  # this process's place in the table (the primary's is 0)
+
+    def close(self) -> None:
+        """Close this process's descriptors (the others keep theirs)."""
+        for sock in self.sockets:
+            sock.close()
+        self.table.close()
+
+
+def _shared_port(settings: Settings, worker: bool) -> SharedPort | None:
+    """Open (primary) or take over (worker) the shared port; None with one process."""
+    if worker:
+        listen, table = os.environ.get(LISTEN_FDS_ENV), os.environ.get(TABLE_ENV)
+        if not listen or not table:
+            raise RuntimeError(f"a worker needs {LISTEN_FDS_ENV} and {TABLE_ENV} from its primary")
+        inherited, slot = ConnectionTable.inherited(table)
+        return SharedPort(inherited_sockets(listen), inherited, slot)
+    if settings.http.workers <= 1:
+        return None
+    sockets = listen_sockets(settings.http.host, settings.http.port)
+    try:
+        return SharedPort(sockets, ConnectionTable.create(settings.http.workers), 0)
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        raise
 
 
 def tls_context(settings: Settings, now: datetime | None = None) -> ssl.SSLContext | None:
@@ -159,23 +215,30 @@ async def _keep_worker(
     settings: Settings,
     port: int,
     number: int,
+    shared: SharedPort,
     *,
     serving: set[int],
     stop: asyncio.Event,
 ) -> None:
-    """Run worker `number` on the primary's port; start it again if it dies."""
+    """Run worker `number` on the primary's sockets; start it again if it dies."""
     argv = [sys.executable, "-m", "edge", "serve", "--config", str(settings.source), "--worker"]
     wanted = settings.http.workers - 1
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         read_end, write_end = os.pipe()
+        listening = [sock.fileno() for sock in shared.sockets]
         env = {k: v for k, v in os.environ.items() if k not in SYSTEMD_ONLY} | {
             "EDGE_HTTP_PORT": str(port),  # the port the primary really got
             READY_FD_ENV: str(write_end),
+            LISTEN_FDS_ENV: ",".join(map(str, listening)),
+            TABLE_ENV: shared.table.env(number),
         }
         try:
             child = await asyncio.create_subprocess_exec(
-                *argv, stdin=subprocess.DEVNULL, env=env, pass_fds=(write_end,)
+                *argv,
+                stdin=subprocess.DEVNULL,
+                env=env,
+                pass_fds=(write_end, shared.table.fd, *listening),
             )
         finally:
             os.close(write_end)
@@ -195,6 +258,7 @@ async def _keep_worker(
             raise
         finally:
             pipe.close()
+            shared.table.set(number, ABSENT)  # a dead worker takes no connections
             serving.discard(number)
             if not stop.is_set():
                 _workers_state(app, serving, wanted)

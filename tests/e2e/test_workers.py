@@ -87,6 +87,9 @@ def test_two_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
         assert ready["checks"]["workers"] == {"ok": True, "detail": "1 of 1 workers serving"}
         pids = {request(port, "GET", "/healthz")[1]["pid"] for _ in range(40)}
         assert len(pids) == 2, pids  # new connections reach both processes
+        time.sleep(1)  # the processes republish their counts of the connections just closed
+        kept = _kept_connections(port, 20)  # tills that keep their connections: spread evenly
+        assert sorted(kept.values()) in ([10, 10], [9, 11]), kept
 
         # a price change made through one process prices the next basket in both
         product = {
@@ -136,6 +139,23 @@ def test_two_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
         assert conn.execute("SELECT count(*) FROM sales").fetchone()[0] == SALES
     finally:
         conn.close()
+
+
+def _kept_connections(port: int, count: int) -> dict[int, int]:
+    """Open `count` connections one after the other, keep them; return how many per pid."""
+    conns = []
+    held: dict[int, int] = {}
+    try:
+        for _ in range(count):
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            conns.append(conn)
+            conn.request("GET", "/healthz")
+            pid = json.loads(conn.getresponse().read())["pid"]
+            held[pid] = held.get(pid, 0) + 1
+    finally:
+        for conn in conns:
+            conn.close()
+    return held
 
 
 async def _prepare(settings: Settings, rows: Any) -> tuple[list[str], str]:
