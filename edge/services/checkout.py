@@ -89,10 +89,15 @@ class PreparedSale:
 
 @dataclass(frozen=True)
 class SaleRecord:
-    """A recorded sale: its `sale.completed` event; `replayed` when it was recorded before."""
+    """A recorded sale: its `sale.completed` event; `replayed` when it was recorded before.
+
+    `data_json` is the event data's canonical text when the sale was just recorded (the
+    answer is made from it rather than serialising the sale again).
+    """
 
     event: Event
     replayed: bool
+    data_json: str | None = None
 
 
 def fingerprint(body: Mapping[str, Any]) -> str:
@@ -457,7 +462,7 @@ class Checkout:
             tx.append("stock.moved", prepared.stock, till=actor.till, staff=actor.staff)
         if data["member"] is not None and self.tiers:
             self._upgrade(tx, data["member"], actor)
-        return SaleRecord(event, replayed=False)
+        return SaleRecord(event, replayed=False, data_json=payload.canonical())
 
     def _upgrade(self, tx: Tx, member: str, actor: Actor) -> None:
         """Move a member up to the highest tier their spend reaches (never down)."""

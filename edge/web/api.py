@@ -116,6 +116,13 @@ def json_response(
     return web.json_response(data, status=status, headers=headers, dumps=compact_json)
 
 
+def json_text_response(
+    text: str, *, status: int = 200, headers: dict[str, str] | None = None
+) -> web.Response:
+    """Answer JSON text already made (as `json_response` would answer its value)."""
+    return web.Response(text=text, status=status, headers=headers, content_type="application/json")
+
+
 def operation_of(handler: object) -> Operation | None:
     """Return the operation a handler was registered with, if any."""
     found = getattr(handler, OPERATION_ATTR, None)

@@ -95,6 +95,11 @@ async def test_full_sale_weighed_label_spend_save_member_price_split_payment(
     assert sale["member_display"] == "138****8000"
     assert sale["e_receipt_url"].endswith(sale["e_receipt_url"].split("/r/")[1])
     assert terminal.calls == 1
+    # the answer (made from the event's canonical text) shows what reading the sale shows
+    assert await (await client.get(f"/api/v1/sales/{sale['id']}")).json() == sale
+    assert not {"token", "request_hash"} & set(sale)
+    head = ["id", "receipt", "seq", "ts", "till", "staff", "e_receipt_url"]
+    assert list(sale)[:7] == head  # made from the text: its own fields first, then the data's
     # stock moved: grams for apples, pieces for the rest
     rows = await client.server.app[LEDGER].reader.fetch_all("SELECT product_id, on_hand FROM stock")
     assert dict(rows) == {"APPLE": -1250, "MILK": -2, "COKE": -3}
