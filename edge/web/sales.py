@@ -226,21 +226,24 @@ def base_url(request: web.Request) -> str:
     return configured.rstrip("/") if configured else f"{request.scheme}://{request.host}"
 
 
-def sale_json(request: web.Request, event: Event) -> dict[str, Any]:
-    """Return a recorded sale as the API shows it."""
+def _sale_head(request: web.Request, event: Event) -> dict[str, Any]:
+    """Return the fields a sale's answer shows besides its event data."""
     data = event.data
-    store = request.app[SETTINGS].store.id
-    shown = {k: v for k, v in data.items() if k not in HIDDEN}
     return {
         "id": data["sale"],
-        "receipt": receipt_number(store, data["receipt_no"]),
+        "receipt": receipt_number(request.app[SETTINGS].store.id, data["receipt_no"]),
         "seq": event.seq,
         "ts": event.ts,
         "till": event.till,
         "staff": event.staff,
-        **shown,
         "e_receipt_url": f"{base_url(request)}/r/{data['token']}",
     }
+
+
+def sale_json(request: web.Request, event: Event) -> dict[str, Any]:
+    """Return a recorded sale as the API shows it."""
+    shown = {k: v for k, v in event.data.items() if k not in HIDDEN}
+    return _sale_head(request, event) | shown
 
 
 _SALE_HEAD = frozenset({"id", "receipt", "seq", "ts", "till", "staff", "e_receipt_url"})
@@ -270,18 +273,7 @@ def sale_response(
                     break  # not where the canonical order puts it: serialise it all
                 text = cut
         else:
-            store = request.app[SETTINGS].store.id
-            head = compact_json(
-                {
-                    "id": data["sale"],
-                    "receipt": receipt_number(store, data["receipt_no"]),
-                    "seq": event.seq,
-                    "ts": event.ts,
-                    "till": event.till,
-                    "staff": event.staff,
-                    "e_receipt_url": f"{base_url(request)}/r/{data['token']}",
-                }
-            )
+            head = compact_json(_sale_head(request, event))
             body = head if text == "{}" else f"{head[:-1]},{text[1:]}"
             return json_text_response(body, status=status, headers=headers)
     return json_response(sale_json(request, event), status=status, headers=headers)

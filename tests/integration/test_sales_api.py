@@ -99,7 +99,9 @@ async def test_full_sale_weighed_label_spend_save_member_price_split_payment(
     assert await (await client.get(f"/api/v1/sales/{sale['id']}")).json() == sale
     assert not {"token", "request_hash"} & set(sale)
     head = ["id", "receipt", "seq", "ts", "till", "staff", "e_receipt_url"]
-    assert list(sale)[:7] == head  # made from the text: its own fields first, then the data's
+    assert list(sale)[:7] == head
+    shown = list(sale)[7:]
+    assert shown == sorted(shown)  # made from the canonical text: the data's fields sorted
     # stock moved: grams for apples, pieces for the rest
     rows = await client.server.app[LEDGER].reader.fetch_all("SELECT product_id, on_hand FROM stock")
     assert dict(rows) == {"APPLE": -1250, "MILK": -2, "COKE": -3}
