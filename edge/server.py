@@ -83,8 +83,9 @@ async def run_server(
     await runner.setup()
     tasks: list[asyncio.Task[None]] = []
     advertiser: Advertiser | None = None
-    shared = _shared_port(settings, worker)  # sockets and connection table (workers > 1)
+    shared: SharedPort | None = None
     try:
+        shared = _shared_port(settings, worker)  # sockets and connection table (workers > 1)
         if shared is None:
             site: web.BaseSite = web.TCPSite(
                 runner, settings.http.host, settings.http.port, ssl_context=ssl_context
