@@ -101,6 +101,16 @@ def fair_share(counts: list[int], pending: int) -> int:
     return -(-(sum(serving) + pending) // len(serving))  # rounded up: a tie lets both take
 
 
+def quota(mine: int, counts: list[int], pending: int) -> int:
+    """Return how many pending connections a process holding `mine` should take now.
+
+    Up to its fair share, and at most an even part of the queue at a time: another process's
+    count may still include connections that just closed (it republishes when it next looks).
+    """
+    serving = sum(1 for count in counts if count != ABSENT)
+    return min(fair_share(counts, pending) - mine, -(-pending // max(serving, 1)))
+
+
 def pending_connections(sock: socket.socket) -> int:
     """Return how many connections wait in a listening socket's queue (Linux TCP_INFO)."""
     try:
@@ -216,22 +226,17 @@ class BalancedSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         mine = self._count()
         self._table.set(self._slot, mine)
-        counts = self._table.counts()
-        pending = pending_connections(self._sock)
-        # at most an even part of the queue at a time: another process's count may still
-        # include connections that just closed (it republishes when it next looks)
-        serving = sum(1 for count in counts if count != ABSENT)
-        quota = min(fair_share(counts, pending) - mine, -(-pending // max(serving, 1)))
-        if quota <= 0:  # the others hold fewer: they take it, unless they cannot
+        take = quota(mine, self._table.counts(), pending_connections(self._sock))
+        if take <= 0:  # the others hold fewer: they take it, unless they cannot
             now = time.monotonic()
             if self._waiting_since is None:
                 self._waiting_since = now
             if now - self._waiting_since < MAX_DEFER_S:
                 self._pause(DEFER_S)
                 return
-            quota = 1
+            take = 1
         self._waiting_since = None
-        for _ in range(quota):  # a burst (every till after a restart) is taken in one go
+        for _ in range(take):  # a burst (every till after a restart) is taken in one go
             try:
                 conn, _ = self._sock.accept()
             except ConnectionAbortedError:

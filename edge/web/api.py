@@ -113,13 +113,13 @@ def json_response(
     data: Any, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
     """Answer `data` as compact JSON (every API answer goes through here)."""
-    return web.json_response(data, status=status, headers=headers, dumps=compact_json)
+    return json_text_response(compact_json(data), status=status, headers=headers)
 
 
 def json_text_response(
     text: str, *, status: int = 200, headers: dict[str, str] | None = None
 ) -> web.Response:
-    """Answer JSON text already made (as `json_response` would answer its value)."""
+    """Answer JSON text already made (what `json_response` sends for a value)."""
     return web.Response(text=text, status=status, headers=headers, content_type="application/json")
 
 

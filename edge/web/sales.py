@@ -246,9 +246,6 @@ def sale_json(request: web.Request, event: Event) -> dict[str, Any]:
     return _sale_head(request, event) | shown
 
 
-_SALE_HEAD = frozenset({"id", "receipt", "seq", "ts", "till", "staff", "e_receipt_url"})
-
-
 def sale_response(
     request: web.Request,
     record: SaleRecord,
@@ -264,7 +261,8 @@ def sale_response(
     """
     event, text = record.event, record.data_json
     data = event.data
-    if text is not None and _SALE_HEAD.isdisjoint(data):
+    head = _sale_head(request, event)
+    if text is not None and head.keys().isdisjoint(data):
         for key in HIDDEN:
             if key in data:
                 piece = f",{encode_basestring(key)}:{dumps_canonical(data[key])}"
@@ -273,10 +271,11 @@ def sale_response(
                     break  # not where the canonical order puts it: serialise it all
                 text = cut
         else:
-            head = compact_json(_sale_head(request, event))
-            body = head if text == "{}" else f"{head[:-1]},{text[1:]}"
+            front = compact_json(head)
+            body = front if text == "{}" else f"{front[:-1]},{text[1:]}"
             return json_text_response(body, status=status, headers=headers)
-    return json_response(sale_json(request, event), status=status, headers=headers)
+    shown = {k: v for k, v in data.items() if k not in HIDDEN}
+    return json_response(head | shown, status=status, headers=headers)
 
 
 def return_json(request: web.Request, event: Event) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from edge.listen import (
     inherited_sockets,
     listen_sockets,
     pending_connections,
+    quota,
 )
 
 
@@ -35,6 +36,14 @@ def test_the_fair_share_counts_serving_processes_and_the_queue() -> None:
     assert fair_share([9, ABSENT], 1) == 10  # an absent process takes nothing
     assert fair_share([ABSENT, 0, 1], 2) == 2
     assert fair_share([ABSENT], 3) == 3
+
+
+def test_a_process_takes_its_share_at_most_half_the_queue_at_a_time() -> None:
+    assert quota(0, [0, 0], 64) == 32  # a burst: half now
+    assert quota(0, [0, 32], 32) == 16  # the other's count may be stale: half of what is left
+    assert quota(5, [5, 4], 1) == 0  # holds more: leaves it
+    assert quota(4, [4, 4], 1) == 1  # a tie: may take it
+    assert quota(9, [9, ABSENT], 3) == 3  # alone
 
 
 def test_the_accept_queue_length_is_read_from_the_kernel() -> None:
