@@ -2,12 +2,12 @@
 
 With `[http] workers = N` (N > 1) the primary opens the listening sockets and hands them to
 its worker processes (inherited descriptors); every process accepts from the same queue. Each
-process publishes how many connections it holds in a small table in shared memory (one slot
-per process) and reads the length of the accept queue: it takes connections only up to its
-fair share of those held and pending and leaves the rest to the others. A burst (every till
-reconnecting after a restart) is taken in a few turns of each process's loop, at most an even
-part of the queue at a time, since another process's count may still include connections that
-closed a moment ago.
+process publishes how many connections it holds (and has accepted) in a small table in shared
+memory and reads the length of the accept queue: it takes connections only up to its fair
+share of those held and pending and leaves the rest to the others; between processes holding
+as many, the one that accepted fewer takes the next. A burst (every till reconnecting after a
+restart) is taken in a few turns of each process's loop, at most an even part of the queue at
+a time, since another process's count may still include connections that closed a moment ago.
 
 Tills and kiosks keep their connections open all day, so the spread of connections is the
 spread of the work: with 64 tills on two processes a 36/28 split (what a hash of the tills'
@@ -51,19 +51,19 @@ _TCP_INFO_SIZE = 32
 
 
 class ConnectionTable:
-    """How many connections each server process holds, in memory all of them map."""
+    """How many connections each server process holds and has accepted, in shared memory."""
 
     def __init__(self, fd: int, slots: int) -> None:
         """Map the table behind `fd` (made by `create`, or inherited from the primary)."""
         self.fd = fd
         self.slots = slots
-        self._map = mmap.mmap(fd, _SLOT.size * slots)
+        self._map = mmap.mmap(fd, 2 * _SLOT.size * slots)
 
     @classmethod
     def create(cls, slots: int) -> ConnectionTable:
         """Make a table of `slots` processes, every slot absent."""
         fd = os.memfd_create("edge-connections", os.MFD_CLOEXEC)
-        os.ftruncate(fd, _SLOT.size * slots)
+        os.ftruncate(fd, 2 * _SLOT.size * slots)
         table = cls(fd, slots)
         for slot in range(slots):
             table.set(slot, ABSENT)
@@ -76,6 +76,15 @@ class ConnectionTable:
     def counts(self) -> list[int]:
         """Return every slot's count."""
         return [_SLOT.unpack_from(self._map, _SLOT.size * i)[0] for i in range(self.slots)]
+
+    def set_accepted(self, slot: int, total: int) -> None:
+        """Publish how many connections process `slot` has accepted since it started."""
+        _SLOT.pack_into(self._map, _SLOT.size * (self.slots + slot), total)
+
+    def accepted(self) -> list[int]:
+        """Return every slot's accepted total."""
+        base = self.slots
+        return [_SLOT.unpack_from(self._map, _SLOT.size * (base + i))[0] for i in range(base)]
 
     def env(self, slot: int) -> str:
         """Return how a worker in `slot` finds this table (see `inherited`)."""
@@ -109,6 +118,19 @@ def quota(mine: int, counts: list[int], pending: int) -> int:
     """
     serving = sum(1 for count in counts if count != ABSENT)
     return min(fair_share(counts, pending) - mine, -(-pending // max(serving, 1)))
+
+
+def not_my_turn(slot: int, counts: list[int], accepted: list[int]) -> bool:
+    """Tell whether another process holding as many connections has accepted fewer.
+
+    It takes the next one: short connections (a request each) then go round the processes
+    instead of all to whichever loop wakes first.
+    """
+    mine = counts[slot]
+    return any(
+        i != slot and count == mine and accepted[i] < accepted[slot]
+        for i, count in enumerate(counts)
+    )
 
 
 def pending_connections(sock: socket.socket) -> int:
@@ -157,7 +179,16 @@ def inherited_sockets(value: str) -> list[socket.socket]:
 class BalancedSite(web.BaseSite):
     """An aiohttp site on a shared listening socket that takes its share of connections."""
 
-    __slots__ = ("_held", "_paused", "_refresh", "_slot", "_sock", "_table", "_waiting_since")
+    __slots__ = (
+        "_accepted",
+        "_held",
+        "_paused",
+        "_refresh",
+        "_slot",
+        "_sock",
+        "_table",
+        "_waiting_since",
+    )
 
     def __init__(
         self,
@@ -175,6 +206,7 @@ class BalancedSite(web.BaseSite):
         self._slot = slot
         self._waiting_since: float | None = None
         self._held: set[socket.socket] = set()  # accepted here; closed ones are pruned
+        self._accepted = 0  # accepted here since the start
         self._refresh: asyncio.TimerHandle | None = None
         self._paused: asyncio.TimerHandle | None = None
 
@@ -189,6 +221,7 @@ class BalancedSite(web.BaseSite):
     async def start(self) -> None:
         """Start taking connections from the shared socket."""
         await super().start()
+        self._table.set_accepted(self._slot, 0)
         loop = asyncio.get_running_loop()
         server = self._runner.server
         assert server is not None  # noqa: S101 - BaseSite checked it
@@ -226,8 +259,10 @@ class BalancedSite(web.BaseSite):
         loop = asyncio.get_running_loop()
         mine = self._count()
         self._table.set(self._slot, mine)
-        take = quota(mine, self._table.counts(), pending_connections(self._sock))
-        if take <= 0:  # the others hold fewer: they take it, unless they cannot
+        counts = self._table.counts()
+        take = quota(mine, counts, pending_connections(self._sock))
+        if take <= 0 or not_my_turn(self._slot, counts, self._table.accepted()):
+            # another takes it (it holds fewer, or as many and accepted fewer), unless it cannot
             now = time.monotonic()
             if self._waiting_since is None:
                 self._waiting_since = now
@@ -250,8 +285,10 @@ class BalancedSite(web.BaseSite):
                 self._pause(1.0)
                 return
             mine += 1
+            self._accepted += 1
             self._held.add(conn)
             self._table.set(self._slot, mine)
+            self._table.set_accepted(self._slot, self._accepted)
             conn.setblocking(False)
             task = loop.create_task(self._connect(conn))
             task.add_done_callback(_consume)

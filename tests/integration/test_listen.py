@@ -24,6 +24,7 @@ from edge.listen import (
     fair_share,
     inherited_sockets,
     listen_sockets,
+    not_my_turn,
     pending_connections,
     quota,
 )
@@ -44,6 +45,13 @@ def test_a_process_takes_its_share_at_most_half_the_queue_at_a_time() -> None:
     assert quota(5, [5, 4], 1) == 0  # holds more: leaves it
     assert quota(4, [4, 4], 1) == 1  # a tie: may take it
     assert quota(9, [9, ABSENT], 3) == 3  # alone
+
+
+def test_between_equals_the_one_that_accepted_fewer_takes_the_next() -> None:
+    assert not_my_turn(0, [0, 0], [3, 2])
+    assert not not_my_turn(1, [0, 0], [3, 2])
+    assert not not_my_turn(0, [0, 1], [3, 2])  # the other holds more: no turn to wait for
+    assert not not_my_turn(0, [0, ABSENT], [3, 0])
 
 
 def test_the_accept_queue_length_is_read_from_the_kernel() -> None:
@@ -150,6 +158,20 @@ async def test_kept_connections_spread_evenly(
     finally:
         for session in sessions:
             await session.close()
+
+
+async def test_one_request_connections_go_round_the_processes(
+    shared: tuple[int, ConnectionTable, list[web.AppRunner]],
+) -> None:
+    port, table, _runners = shared
+    for _ in range(10):  # each request on its own connection, closed after it
+        async with (
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(force_close=True)) as session,
+            session.get(f"http://127.0.0.1:{port}/") as response,
+        ):
+            assert response.status == 200
+        await asyncio.sleep(0.05)  # closed on both ends: both processes hold none again
+    assert table.accepted()[:2] == [5, 5]
 
 
 async def test_a_burst_of_connections_is_split_at_once(
