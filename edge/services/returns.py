@@ -28,6 +28,7 @@ from edge.domain.rounding import round_to_increment
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, REFUND_ORDER
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.ledger.lock import lock_path
+from edge.ledger.projections.sales import OF_SALE
 from edge.protocol.chain import Event
 from edge.services.catalog import Actor
 from edge.services.checkout import Checkout, PreparedSale, SaleRequest, read_event
@@ -119,7 +120,8 @@ class Returns:
         await self.checkout.sale_event(sale_id=sale_id)  # an unknown sale is a 404
         rows = await self.ledger.reader.fetch_all(
             "SELECT idx, product_id, quantity, grams, amount, returned_quantity, returned_grams,"
-            " returned_amount FROM sale_lines WHERE sale_id = ? ORDER BY idx",
+            " returned_amount FROM sale_lines"
+            f" WHERE {OF_SALE} ORDER BY idx",
             (sale_id,),
         )
         return [
@@ -175,11 +177,12 @@ class Returns:
         sale_id = str(sale.data["sale"])
         lines = await self.ledger.reader.fetch_all(
             "SELECT idx, quantity, grams, amount, tax, returned_quantity, returned_grams,"
-            " returned_amount, returned_tax FROM sale_lines WHERE sale_id = ? ORDER BY idx",
+            " returned_amount, returned_tax FROM sale_lines"
+            f" WHERE {OF_SALE} ORDER BY idx",
             (sale_id,),
         )
         tenders = await self.ledger.reader.fetch_all(
-            "SELECT idx, kind, amount, refunded FROM sale_tenders WHERE sale_id = ? ORDER BY idx",
+            f"SELECT idx, kind, amount, refunded FROM sale_tenders WHERE {OF_SALE} ORDER BY idx",
             (sale_id,),
         )
         sold = {row[0]: SoldLine(*row) for row in lines}
@@ -353,7 +356,7 @@ class Returns:
             return [], amount
         origin = await self.checkout.sale_event(sale_id=str(found[0]))
         tenders = await self.ledger.reader.fetch_all(
-            "SELECT idx, kind, amount, refunded FROM sale_tenders WHERE sale_id = ? ORDER BY idx",
+            f"SELECT idx, kind, amount, refunded FROM sale_tenders WHERE {OF_SALE} ORDER BY idx",
             (found[0],),
         )
         back, rounding = await self._allocate(amount, tenders, origin, depth + 1)

@@ -13,6 +13,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from edge.app import create_app
+from edge.ledger.projections.sales import OF_SALE
 from edge.protocol.receipt import check_document
 from edge.services.catalog import Actor
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
@@ -457,7 +458,7 @@ async def test_returning_what_an_exchange_credit_paid_refunds_the_original_card(
     assert response.status == 201, await response.text()
     assert [(r["kind"], r["amount"]) for r in (await response.json())["refunds"]] == [("card", 650)]
     rows = await client.server.app[LEDGER].reader.fetch_all(
-        "SELECT amount, refunded FROM sale_tenders WHERE sale_id = ?", (sale["id"],)
+        f"SELECT amount, refunded FROM sale_tenders WHERE {OF_SALE}", (sale["id"],)
     )
     assert rows == [(1300, 1300)]
     x = await (await client.get("/api/v1/reports/x")).json()

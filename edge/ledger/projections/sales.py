@@ -3,6 +3,11 @@
 One gapless document number runs over sales and returns (`documents`), so a store's printed
 receipt numbers have no holes. `request_hash` makes a retried submission recognisable: the
 same client id with the same body is the same sale.
+
+A sale's lines and tenders are keyed by the sale's journal seq, not by its client id: ids are
+random (UUIDs from the tills), so rows keyed by them would land on a random page of a large
+table for every sale and each group commit would write a page per sale and table; keyed by seq
+they are appended, a few pages per group. `OF_SALE` finds them by the sale's id.
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ import sqlite3
 
 from edge.ledger.projections import Projector
 from edge.protocol.chain import Event
+
+OF_SALE = "sale_seq = (SELECT seq FROM sales WHERE id = ?)"  # rows of the sale with this id
 
 
 def _next_document(conn: sqlite3.Connection, number: int) -> None:
@@ -42,11 +49,11 @@ def _sale_completed(conn: sqlite3.Connection, event: Event) -> None:
         ),
     )
     conn.executemany(
-        "INSERT INTO sale_lines(sale_id, idx, product_id, quantity, grams, amount, tax)"
+        "INSERT INTO sale_lines(sale_seq, idx, product_id, quantity, grams, amount, tax)"
         " VALUES (?, ?, ?, ?, ?, ?, ?)",
         [
             (
-                d["sale"],
+                event.seq,
                 ln["index"],
                 ln["product"],
                 ln["quantity"],
@@ -58,10 +65,10 @@ def _sale_completed(conn: sqlite3.Connection, event: Event) -> None:
         ],
     )
     conn.executemany(
-        "INSERT INTO sale_tenders(sale_id, idx, kind, amount, reference, code)"
+        "INSERT INTO sale_tenders(sale_seq, idx, kind, amount, reference, code)"
         " VALUES (?, ?, ?, ?, ?, ?)",
         [
-            (d["sale"], i, t["kind"], t["amount"], t.get("reference"), t.get("code"))
+            (event.seq, i, t["kind"], t["amount"], t.get("reference"), t.get("code"))
             for i, t in enumerate(d["tenders"])
         ],
     )
@@ -93,14 +100,14 @@ def _sale_returned(conn: sqlite3.Connection, event: Event) -> None:
     conn.executemany(
         "UPDATE sale_lines SET returned_quantity = returned_quantity + ?,"
         " returned_grams = returned_grams + ?, returned_amount = returned_amount + ?,"
-        " returned_tax = returned_tax + ? WHERE sale_id = ? AND idx = ?",
+        f" returned_tax = returned_tax + ? WHERE {OF_SALE} AND idx = ?",
         [
             (ln["quantity"], ln["grams"] or 0, ln["amount"], ln["tax"], d["sale"], ln["index"])
             for ln in d["lines"]
         ],
     )
     conn.executemany(
-        "UPDATE sale_tenders SET refunded = refunded + ? WHERE sale_id = ? AND idx = ?",
+        f"UPDATE sale_tenders SET refunded = refunded + ? WHERE {OF_SALE} AND idx = ?",
         [
             (r["amount"], r.get("from_sale", d["sale"]), r["tender"])
             for r in d["refunds"]
@@ -109,7 +116,7 @@ def _sale_returned(conn: sqlite3.Connection, event: Event) -> None:
     )
     conn.execute(
         "UPDATE sales SET status = CASE WHEN ? THEN 'voided' WHEN NOT EXISTS ("
-        " SELECT 1 FROM sale_lines WHERE sale_id = sales.id AND returned_amount < amount)"
+        " SELECT 1 FROM sale_lines WHERE sale_seq = sales.seq AND returned_amount < amount)"
         " THEN 'returned' ELSE 'partially_returned' END WHERE id = ?",
         (int(d["void"]), d["sale"]),
     )
@@ -148,7 +155,7 @@ def _basket_resumed(conn: sqlite3.Connection, event: Event) -> None:
 
 SALES = Projector(
     name="sales",
-    version=2,
+    version=3,
     tables=(
         "documents",
         "sales",
@@ -178,7 +185,7 @@ SALES = Projector(
         status       TEXT NOT NULL
     ) STRICT;
     CREATE TABLE sale_lines (
-        sale_id           TEXT NOT NULL,
+        sale_seq          INTEGER NOT NULL,
         idx               INTEGER NOT NULL,
         product_id        TEXT NOT NULL,
         quantity          INTEGER NOT NULL,
@@ -191,17 +198,17 @@ SALES = Projector(
         returned_tax      INTEGER NOT NULL DEFAULT 0,
         CHECK (returned_amount <= amount AND returned_tax <= tax),
         CHECK (returned_quantity <= quantity AND returned_grams <= coalesce(grams, 0)),
-        PRIMARY KEY (sale_id, idx)
+        PRIMARY KEY (sale_seq, idx)
     ) STRICT, WITHOUT ROWID;
     CREATE TABLE sale_tenders (
-        sale_id   TEXT NOT NULL,
+        sale_seq  INTEGER NOT NULL,
         idx       INTEGER NOT NULL,
         kind      TEXT NOT NULL,
         amount    INTEGER NOT NULL,
         reference TEXT,
         code      TEXT,
         refunded  INTEGER NOT NULL DEFAULT 0 CHECK (refunded <= amount),
-        PRIMARY KEY (sale_id, idx)
+        PRIMARY KEY (sale_seq, idx)
     ) STRICT, WITHOUT ROWID;
     CREATE TABLE returns (
         id           TEXT PRIMARY KEY,
