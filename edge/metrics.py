@@ -379,6 +379,13 @@ class LocalCollector(Collector):
         )
         checkpoints.add_metric(values, float(checkpoint.failures))
         yield checkpoints
+        catch_ups = CounterMetricFamily(
+            "edge_ledger_wal_catch_ups",
+            "Checkpoints the writer finished right after its COMMIT (the WAL then starts again)",
+            labels=names,
+        )
+        catch_ups.add_metric(values, float(checkpoint.catch_ups))
+        yield catch_ups
         ready = GaugeMetricFamily(
             "edge_ready", "1 while the readiness check passes (see /readyz)",
             labels=["check", *names],

@@ -6,6 +6,13 @@ till in the group sees the stall. The writer therefore turns automatic checkpoin
 checkpointer copies the WAL back on its own thread and connection, in PASSIVE mode (it never
 blocks the writer or a reader), at most every `interval` seconds while commits arrive. What it
 cannot copy (a reader still needs an old page) is copied by a later round.
+
+Under load without a pause a round always ends behind the commits made while it ran, so the WAL
+would never start again from its beginning and would only grow (hundreds of MB in a minute),
+every COMMIT appending to the file: an fsync that also changes the file's size, slower than one
+over pages already there. After a round that copied everything it saw, the writer copies the
+rest right after its next COMMIT, while it still holds the write turn (`catch_up`); the next
+group then starts the WAL again and the file keeps the size of about a second of commits.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class CheckpointStats:
     failures: int = 0
     wal_pages: int = 0  # WAL size in pages after the last round
     copied_pages: int = 0  # pages of it copied into the database file
+    catch_ups: int = 0  # rounds the writer finished right after its COMMIT (see catch_up)
     last_seconds: float = 0.0
 
 
@@ -48,6 +56,10 @@ class Checkpointer:
         self._conn: sqlite3.Connection | None = None
         self._running: asyncio.Task[None] | None = None
         self._last = 0.0
+        # set once a round copied everything the WAL held when it began; the writer then copies
+        # the little committed meanwhile while nobody else writes (`catch_up`), so the next
+        # group starts the WAL again from its beginning instead of growing it
+        self.caught_up = False
 
     async def start(self) -> None:
         """Open the checkpoint connection on the checkpointer's thread."""
@@ -91,6 +103,27 @@ class Checkpointer:
         self.stats.rounds += 1
         self.stats.wal_pages, self.stats.copied_pages = int(wal), int(copied)
         self.stats.last_seconds = time.monotonic() - began
+        self.caught_up = (
+            self.stats.wal_pages > 0 and self.stats.copied_pages == self.stats.wal_pages
+        )
+
+    def catch_up(self, conn: sqlite3.Connection) -> None:
+        """Copy the rest of the WAL on the writer's connection, right after its COMMIT.
+
+        Only after a round that caught up (a few hundred pages at most are left): the writer
+        still holds the write turn, so the WAL is then fully copied and the next transaction
+        starts it again from the beginning. Without this, under load without a pause every
+        round ends behind the commits made while it ran and the WAL file only grows.
+        """
+        if not self.caught_up:
+            return
+        self.caught_up = False
+        try:
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error:  # a later round copies it; the commit itself is done
+            log.warning("ledger WAL catch-up failed", exc_info=True)
+        else:
+            self.stats.catch_ups += 1
 
     async def stop(self) -> None:
         """Finish a running round and close the connection."""

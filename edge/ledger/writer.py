@@ -457,6 +457,7 @@ class LedgerWriter:
             tx.appended = []
             lost = LedgerCommitError(f"COMMIT failed, nothing was written: {err}")
             return [o if isinstance(o, _Failed) else _Failed(lost) for o in outcomes], []
+        self.checkpointer.catch_up(conn)  # still this process's turn: nobody appends meanwhile
         self._release()
         self.stats.count_group(len(outcomes))
         self.stats.count_commit(took)

@@ -50,6 +50,7 @@ FAMILIES = {
     "edge_ledger_commit_failures_total": "counter",
     "edge_ledger_wal_pages": "gauge",
     "edge_ledger_checkpoint_failures_total": "counter",
+    "edge_ledger_wal_catch_ups_total": "counter",
     "edge_ready": "gauge",
     "process_resident_memory_bytes": "gauge",
     "process_cpu_seconds_total": "counter",
