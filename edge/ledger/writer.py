@@ -17,7 +17,9 @@ Shared mode (`shared=True`) lets the server's worker processes each run a writer
 file: a group first takes the ledger's group lock (an flock beside the database, taken on the
 writer thread) and opens its transaction, then reads the chain head the last group of any
 process left, runs, commits and releases the lock. Groups of different processes therefore
-follow each other exactly as groups of one process do, and the chain cannot fork. (SQLite's
+follow each other exactly as groups of one process do, and the chain cannot fork. A group is
+what was submitted until its lock came, not until it began to wait for it: a sale prepared
+while the other processes held the lock goes with it, not one turn later. (SQLite's
 own write lock alone would be as safe, but its busy handler waits by sleeping in steps of
 milliseconds; the flock wakes the next process as soon as the lock is free.) While the lock is
 held nobody else writes, so the group runs at the first chance the loop gives: every request
@@ -110,11 +112,11 @@ _Done = tuple[list[object], list[Event]]
 class _Staged:
     """Shared mode: a group waiting for its lock, then for its COMMIT."""
 
-    __slots__ = ("commands", "commit", "locked")
+    __slots__ = ("commit", "items", "locked")
 
-    def __init__(self, commands: list[Command[Any]]) -> None:
-        """Hold the group's commands; nothing is locked or running yet."""
-        self.commands = commands
+    def __init__(self, items: list[_Item]) -> None:
+        """Hold the group's items (grown in place when it runs); nothing is locked yet."""
+        self.items = items
         self.locked = False  # set on the writer thread once the lock and transaction are held
         self.commit: asyncio.Future[_Done] | None = None  # the COMMIT, once the commands ran
 
@@ -242,7 +244,8 @@ class LedgerWriter:
                     # its loop right after releasing it would starve the others. Once it is
                     # held, the group runs at the loop's next `pump()` or here, whichever
                     # comes first, so the lock is not held while the loop serves requests.
-                    staged = self._staged = _Staged(commands)
+                    # Commands submitted while it waited for the lock join it then.
+                    staged = self._staged = _Staged(group)
                     try:
                         await loop.run_in_executor(self._thread, self._begin, staged)
                         self._run_staged(staged)
@@ -287,13 +290,27 @@ class LedgerWriter:
             return
         loop = asyncio.get_running_loop()
         assert self._thread is not None  # noqa: S101 - started
+        self._join(staged.items)
         try:
-            ran, start = self._run_commands(staged.commands)
+            ran, start = self._run_commands([command for command, _, _ in staged.items])
         except Exception as err:  # noqa: BLE001 - the drain handles it, not pump()'s caller
             staged.commit = loop.create_future()
             staged.commit.set_exception(err)
             return
         staged.commit = loop.run_in_executor(self._thread, self._commit, ran, start)
+
+    def _join(self, group: list[_Item]) -> None:
+        """Add to a group the commands that came while it waited for its lock (in order).
+
+        Without this they would wait for the other processes' groups and then their own, two
+        turns of the lock instead of one. Up to `max_group`; an offloaded command (it runs on
+        the writer thread) and those behind it wait for the next group.
+        """
+        pending = self._pending
+        while pending and len(group) < self.max_group and not pending[0][2]:
+            item = pending.popleft()
+            if not item[1].cancelled():
+                group.append(item)
 
     def _tell(self, events: list[Event]) -> None:
         """Give committed events to every listener; a failing listener is logged, not fatal."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import itertools
 import json
 import os
@@ -23,7 +24,7 @@ from edge.ledger.errors import (
 )
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
-from edge.ledger.lock import LedgerBusyError
+from edge.ledger.lock import LedgerBusyError, lock_path
 from edge.ledger.maintenance import projection_digests, rebuild_projections
 from edge.ledger.projections import ProjectionSet, Projector
 from edge.ledger.verify import verify_chain
@@ -331,6 +332,43 @@ async def test_shared_group_runs_at_pump_once_its_lock_is_held(ledger_path: Path
     finally:
         await ledger.stop()
     assert [r[0] for r in raw(ledger_path).execute("SELECT seq FROM journal")] == [1, 2]
+
+
+async def test_shared_group_takes_what_came_while_it_waited_for_its_lock(
+    ledger_path: Path,
+) -> None:
+    """Commands submitted while a group waits for the lock run in that group, not the next."""
+    ledger = Ledger(
+        ledger_path, projectors=TEST_PROJECTORS, require_initialized=False, shared=True,
+        max_group=4,
+    )  # fmt: skip
+    await ledger.start()
+    holder = os.open(lock_path(ledger_path).with_suffix(".group"), os.O_RDWR)
+    try:
+        await ledger.submit(init_command)
+        writer = ledger.writer
+        fcntl.flock(holder, fcntl.LOCK_EX)  # another process's turn
+        first = asyncio.ensure_future(ledger.submit(add_counter("w0", 1)))
+        deadline = time.monotonic() + 5
+        while writer._staged is None:  # the drain took the group and waits for the lock
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0)
+        later = [asyncio.ensure_future(ledger.submit(add_counter(f"w{i}", 1))) for i in (1, 2)]
+        offloaded = asyncio.ensure_future(ledger.submit(add_counter("off", 1), offload=True))
+        behind = asyncio.ensure_future(ledger.submit(add_counter("w3", 1)))
+        await asyncio.sleep(0.05)
+        groups = writer.stats.groups
+        fcntl.flock(holder, fcntl.LOCK_UN)
+        await asyncio.gather(first, *later)
+        assert writer.stats.groups == groups + 1 and writer.stats.last_group == 3
+        await asyncio.gather(offloaded, behind)  # the offloaded one and what queued behind it
+        assert writer.stats.groups == groups + 2 and writer.stats.last_group == 2
+    finally:
+        os.close(holder)
+        await ledger.stop()
+    counters = raw(ledger_path).execute("SELECT name FROM counters ORDER BY rowid").fetchall()
+    assert [name for (name,) in counters] == ["w0", "w1", "w2", "off", "w3"]
+    assert verify_chain(raw(ledger_path)).ok
 
 
 async def test_shared_writers_on_one_file_never_fork_the_chain(ledger_path: Path) -> None:
