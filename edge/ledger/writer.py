@@ -109,6 +109,11 @@ _Item = tuple[Command[Any], "asyncio.Future[Any]", bool]
 _Done = tuple[list[object], list[Event]]
 
 
+def _commands(group: list[_Item]) -> list[Command[Any]]:
+    """Return a group's commands, in order."""
+    return [command for command, _, _ in group]
+
+
 class _Staged:
     """Shared mode: a group waiting for its lock, then for its COMMIT."""
 
@@ -225,26 +230,23 @@ class LedgerWriter:
                 await self._wakeup.wait()
                 continue
             group: list[_Item] = []
-            while self._pending and len(group) < self.max_group:
-                item = self._pending.popleft()
-                if not item[1].cancelled():
-                    group.append(item)
+            self._take(group, offloaded=True)
             if not group:
                 continue
-            commands = [command for command, _, _ in group]
             committed: list[Event] = []
             head_before = self._chain.snapshot()
             try:
                 if any(offload for _, _, offload in group):
                     outcomes, committed = await loop.run_in_executor(
-                        self._thread, self._commit_group, commands
+                        self._thread, self._commit_group, _commands(group)
                     )
                 elif self.shared:
                     # the lock is taken on the writer thread, always: a process trying it from
                     # its loop right after releasing it would starve the others. Once it is
                     # held, the group runs at the loop's next `pump()` or here, whichever
                     # comes first, so the lock is not held while the loop serves requests.
-                    # Commands submitted while it waited for the lock join it then.
+                    # Commands submitted while it waited for the lock join it then: `group`
+                    # is the staged list, grown in place.
                     staged = self._staged = _Staged(group)
                     try:
                         await loop.run_in_executor(self._thread, self._begin, staged)
@@ -254,7 +256,7 @@ class LedgerWriter:
                     assert staged.commit is not None  # noqa: S101 - _run_staged started it
                     outcomes, committed = await staged.commit
                 else:
-                    ran, start = self._run_commands(commands)
+                    ran, start = self._run_commands(_commands(group))
                     outcomes, committed = await loop.run_in_executor(
                         self._thread, self._commit, ran, start
                     )
@@ -290,24 +292,24 @@ class LedgerWriter:
             return
         loop = asyncio.get_running_loop()
         assert self._thread is not None  # noqa: S101 - started
-        self._join(staged.items)
+        self._take(staged.items, offloaded=False)  # what came while it waited for the lock
         try:
-            ran, start = self._run_commands([command for command, _, _ in staged.items])
+            ran, start = self._run_commands(_commands(staged.items))
         except Exception as err:  # noqa: BLE001 - the drain handles it, not pump()'s caller
             staged.commit = loop.create_future()
             staged.commit.set_exception(err)
             return
         staged.commit = loop.run_in_executor(self._thread, self._commit, ran, start)
 
-    def _join(self, group: list[_Item]) -> None:
-        """Add to a group the commands that came while it waited for its lock (in order).
+    def _take(self, group: list[_Item], *, offloaded: bool) -> None:
+        """Move pending commands into `group` in order, up to `max_group`; skip cancelled ones.
 
-        Without this they would wait for the other processes' groups and then their own, two
-        turns of the lock instead of one. Up to `max_group`; an offloaded command (it runs on
-        the writer thread) and those behind it wait for the next group.
+        `offloaded=False` stops at an offloaded command (its group runs on the writer thread):
+        a staged group takes what came while it waited for its lock, so those commands do not
+        wait for the other processes' groups and then their own, two turns instead of one.
         """
         pending = self._pending
-        while pending and len(group) < self.max_group and not pending[0][2]:
+        while pending and len(group) < self.max_group and (offloaded or not pending[0][2]):
             item = pending.popleft()
             if not item[1].cancelled():
                 group.append(item)
