@@ -17,9 +17,9 @@ from edge.protocol.chain import (
     EventDataError,
     PreparedData,
     canonical_event,
+    canonical_text,
     chain_hash,
     check_data,
-    dumps_canonical,
 )
 
 Clock = Callable[[], datetime]
@@ -151,7 +151,7 @@ class Tx:
         else:
             payload = dict(data)
             check_data(payload)
-            data_json = dumps_canonical(payload)
+            data_json = canonical_text(payload)
         now = self._clock()
         if now.tzinfo is None:
             raise EventDataError("the clock returned a naive datetime")

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from json.encoder import encode_basestring
 from typing import Any, TypeAlias
 
+import orjson
+
 GENESIS_HASH = "0" * 64
 MAX_SAFE_INT = 2**53
 EVENT_TYPE_PATTERN = re.compile(r"^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$")
@@ -34,6 +36,28 @@ _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=
 def dumps_canonical(value: object) -> str:
     """Serialise a JSON value in the canonical form (sorted keys, compact, UTF-8 text)."""
     return _ENCODER.encode(value)
+
+
+def canonical_bytes(value: Any) -> bytes:
+    """Return the canonical form of checked event data as UTF-8 bytes, made by orjson.
+
+    orjson with sorted keys writes exactly what `dumps_canonical` writes for data `check_data`
+    accepts (no floats, integers within ±2^53, strings without lone surrogates; a property
+    test holds the two together), several times faster; anything it refuses goes through
+    `dumps_canonical`.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return dumps_canonical(value).encode("utf-8")
+
+
+def canonical_text(value: Any) -> str:
+    """Return the canonical text of checked event data (`canonical_bytes` as text)."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
+    except TypeError:
+        return dumps_canonical(value)
 
 
 @dataclass(frozen=True)
@@ -58,7 +82,7 @@ class PreparedData:
         if not fields.keys() <= self.later or fields.keys() & self.data.keys():
             return prepare_data(data)  # not a field kept a place for: serialise it all again
         added = tuple(
-            (key, encode_basestring(key) + ":" + dumps_canonical(value))
+            (key, encode_basestring(key) + ":" + canonical_text(value))
             for key, value in fields.items()
         )
         return PreparedData(data, tuple(sorted(self.blocks + added)), self.later - fields.keys())
@@ -85,7 +109,7 @@ def prepare_data(data: Mapping[str, Any], later: Iterable[str] = ()) -> Prepared
             place += 1
         runs[-1].append(key)
     blocks = tuple(
-        (run[0], dumps_canonical({key: payload[key] for key in run})[1:-1]) for run in runs if run
+        (run[0], canonical_text({key: payload[key] for key in run})[1:-1]) for run in runs if run
     )
     return PreparedData(payload, blocks, frozenset(missing))
 

@@ -23,7 +23,7 @@ from typing import Any
 
 import orjson
 
-from edge.protocol.chain import GENESIS_HASH, canonical_event, chain_hash, dumps_canonical
+from edge.protocol.chain import GENESIS_HASH, canonical_bytes, canonical_event, chain_hash
 
 SIGNATURE_HEADER = "X-Edge-Signature"
 IDEMPOTENCY_HEADER = "Idempotency-Key"
@@ -221,19 +221,6 @@ def _check_event_shape(event: object, seq: int) -> None:
             raise BatchError(400, "bad_event", f"event {seq}: {name} must be a string or null")
     if not isinstance(event["data"], dict):
         raise BatchError(400, "bad_event", f"event {seq}: data must be an object")
-
-
-def canonical_bytes(value: Any) -> bytes:
-    """Return the canonical JSON of a value as UTF-8 bytes (fast path, same text as the chain's).
-
-    orjson with sorted keys writes exactly what `dumps_canonical` writes for event data (no
-    floats, integers within ±2^53, strings without lone surrogates; a property test holds the
-    two together); anything orjson refuses goes through `dumps_canonical`.
-    """
-    try:
-        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError:
-        return dumps_canonical(value).encode("utf-8")
 
 
 def verify_batch(batch: Batch) -> list[str]:

@@ -193,6 +193,16 @@ def test_prepared_data_is_the_canonical_form(
     )
 
 
+def test_text_the_fast_serialiser_refuses_still_gets_the_canonical_form() -> None:
+    # a lone surrogate is not UTF-8: orjson refuses it and the json module writes the text
+    data = {"note": "\ud800", "lines": [{"b": 1, "a": "x"}]}
+    expected = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert prepare_data(data, later=["m"]).with_fields(m="\udfff").canonical() == json.dumps(
+        data | {"m": "\udfff"}, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    assert prepare_data(data).canonical() == expected
+
+
 def test_prepared_data_is_checked_like_any_event_data() -> None:
     with pytest.raises(EventDataError):
         prepare_data({"price": 1.5})

@@ -14,10 +14,9 @@ from hypothesis import strategies as st
 
 from edge.hq.forwarder import WIRE_SELECT
 from edge.ledger.journal import COLUMNS
-from edge.protocol.chain import GENESIS_HASH, MAX_SAFE_INT, Event, dumps_canonical
+from edge.protocol.chain import GENESIS_HASH, MAX_SAFE_INT, Event, canonical_bytes, dumps_canonical
 from edge.protocol.hq import (
     BatchError,
-    canonical_bytes,
     check_signature,
     decode_batch,
     idempotency_key,
