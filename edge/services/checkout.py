@@ -11,7 +11,6 @@ it is all durable or none of it is.
 from __future__ import annotations
 
 import hashlib
-import json
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.ledger.ledger import Ledger
-from edge.protocol.chain import Event, PreparedData, prepare_data
+from edge.protocol.chain import Event, PreparedData, canonical_bytes, prepare_data
 from edge.services.basket import BasketPricer, BasketRequest, Pricing
 from edge.services.catalog import Actor
 from edge.services.days import session_in_tx
@@ -112,8 +111,7 @@ def fingerprint(body: Mapping[str, Any]) -> str:
 
     # only tenders carry what a shopper presented: copy just those, not the whole body
     kept = {key: scrub(v) if key in ("tenders", "new") else v for key, v in body.items()}
-    canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+    return hashlib.sha256(canonical_bytes(kept)).hexdigest()  # bodies hold no floats (schemas)
 
 
 def line_data(line: PricedLine, code: str | None) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from aiohttp import web
 
 from edge import __version__
@@ -105,8 +106,15 @@ class Api:
 
 
 def compact_json(value: Any) -> str:
-    """Serialise an answer as compact JSON, UTF-8 text as is (smaller and faster to write)."""
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    """Serialise an answer as compact JSON, UTF-8 text as is (smaller and faster to write).
+
+    orjson writes it (several times faster than the json module); what it refuses (integers
+    beyond 64 bits, lone surrogates) goes through the json module.
+    """
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode("utf-8")
+    except TypeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def json_response(
@@ -135,8 +143,8 @@ async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
     if not raw:
         raise InvalidInput("the request body is empty; send a JSON object", code="empty_body")
     try:
-        body = json.loads(raw, parse_constant=_refuse_constant)
-    except (ValueError, UnicodeDecodeError) as err:
+        body = orjson.loads(raw)  # strict: no NaN or Infinity, UTF-8 only, no lone surrogates
+    except orjson.JSONDecodeError as err:
         raise InvalidInput(f"malformed JSON: {err}", code="malformed_json") from err
     if not isinstance(body, dict):
         raise InvalidInput("the body must be a JSON object", code="malformed_json")
@@ -144,11 +152,6 @@ async def read_json(request: web.Request, schema: Schema) -> dict[str, Any]:
     if problems:
         raise ValidationFailed(problems)
     return body
-
-
-def _refuse_constant(name: str) -> None:
-    """Refuse NaN and Infinity, which JSON does not allow."""
-    raise ValueError(f"{name} is not valid JSON")
 
 
 def query_param(request: web.Request, name: str, schema: Schema) -> Any:
