@@ -12,7 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, NamedTuple
 
 from edge.domain.barcode import ParsedBarcode, VariableMeasureRule, parse_barcode
 from edge.domain.errors import Conflict, InvalidInput, NotFound
@@ -59,9 +59,8 @@ class Pricing:
     tz: tzinfo
 
 
-@dataclass(frozen=True)
-class _Key:
-    """How one line finds its product: by barcode, PLU or id."""
+class _Key(NamedTuple):
+    """How one line finds its product: by barcode, PLU or id (a tuple: hashed in C, per line)."""
 
     kind: str  # "b" barcode, "plu", "id"
     value: str

@@ -13,7 +13,7 @@ from edge.domain.pricing import ManualDiscount, PriceOverride
 from edge.domain.receipt_layout import receipt_number
 from edge.domain.tenders import TENDER_KINDS, TenderInput
 from edge.metrics import METRICS
-from edge.protocol.chain import Event, dumps_canonical
+from edge.protocol.chain import Event, canonical_text
 from edge.services.basket import BasketRequest, LineRequest
 from edge.services.checkout import SaleRecord, SaleRequest, fingerprint
 from edge.web.api import Api, compact_json, json_response, json_text_response, read_json
@@ -265,7 +265,7 @@ def sale_response(
     if text is not None and head.keys().isdisjoint(data):
         for key in HIDDEN:
             if key in data:
-                piece = f",{encode_basestring(key)}:{dumps_canonical(data[key])}"
+                piece = f",{encode_basestring(key)}:{canonical_text(data[key])}"
                 cut = text.replace(piece, "", 1)
                 if len(cut) != len(text) - len(piece):
                     break  # not where the canonical order puts it: serialise it all
