@@ -40,6 +40,14 @@ BAD_SALES: list[tuple[str, Any, int, str]] = [
     ("empty", b"", 400, "empty_body"),
     ("array", b"[]", 400, "malformed_json"),
     ("nan", b'{"id": NaN}', 400, "malformed_json"),
+    (
+        "infinity",
+        b'{"id": "x", "lines": [{"code": "1", "quantity": Infinity}]}',
+        400,
+        "malformed_json",
+    ),
+    ("not utf-8", '{"id": "é"}'.encode("latin-1"), 400, "malformed_json"),
+    ("lone surrogate", b'{"id": "x", "member": "\\ud800"}', 400, "malformed_json"),
     ("no id", {"lines": [{"code": "6901234567892"}], "tenders": []}, 400, "validation_failed"),
     ("id not uuid", sale(id="sale-1"), 400, "validation_failed"),
     (
