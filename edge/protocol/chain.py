@@ -53,7 +53,11 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 def canonical_text(value: Any) -> str:
-    """Return the canonical text of checked event data (`canonical_bytes` as text)."""
+    """Return the canonical text of checked event data (`canonical_bytes` as text).
+
+    Not `canonical_bytes(...).decode()`: text with a lone surrogate has a canonical text (the
+    json module writes it as is) but no UTF-8 bytes.
+    """
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode("utf-8")
     except TypeError:
