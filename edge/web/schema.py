@@ -5,6 +5,9 @@ Supported keywords: type (incl. lists), properties, required, additionalProperti
 items, minItems, maxItems, minimum, maximum, minLength, maxLength, pattern, enum, nullable
 via a type list with "null". Integers exclude booleans; floats are refused where an integer is
 expected (money is in minor units).
+
+Each schema compiles twice: a yes/no screen that a valid body (nearly every request) passes
+without naming anything, and the checker that walks a refused body again to name each problem.
 """
 
 from __future__ import annotations
@@ -46,7 +49,13 @@ _COMPILED: dict[int, tuple[Schema, Checker]] = {}
 
 
 def validate(value: Any, schema: Schema, path: str = "$") -> Problems:
-    """Return every (path, problem) of `value` against `schema`; empty when valid."""
+    """Return every (path, problem) of `value` against `schema`; empty when valid.
+
+    A valid value (nearly every request) passes one quick test that names nothing; only a
+    value that fails it is walked again to name each problem with its path.
+    """
+    if screen(schema)(value):
+        return []
     problems: Problems = []
     checker(schema)(value, path, problems)
     return problems
@@ -60,6 +69,137 @@ def checker(schema: Schema) -> Checker:
     compiled = _compile(schema)
     _COMPILED[id(schema)] = (schema, compiled)  # keeps the schema alive: its id stays unique
     return compiled
+
+
+Test = Callable[[Any], bool]
+_TESTS: dict[int, tuple[Schema, Test]] = {}
+
+
+def screen(schema: Schema) -> Test:
+    """Return the schema compiled into a yes/no screen: True exactly when `checker` finds none."""
+    known = _TESTS.get(id(schema))
+    if known is not None and known[0] is schema:
+        return known[1]
+    compiled = _compile_test(schema)
+    _TESTS[id(schema)] = (schema, compiled)  # keeps the schema alive: its id stays unique
+    return compiled
+
+
+def _always(_value: Any) -> bool:
+    """Pass anything (a node without constraints for this type)."""
+    return True
+
+
+def _compile_test(schema: Schema) -> Test:
+    """Build the yes/no screen of one schema node: the rules of `_compile`, in the same order."""
+    kinds = schema.get("type")
+    names = None if kinds is None else ([kinds] if isinstance(kinds, str) else list(kinds))
+    allowed = tuple(t for n in names for t in _TYPES[n]) if names else None
+    numeric_only = names is not None and "boolean" not in names
+    enum = schema.get("enum")
+    string, number = _string_test(schema), _number_test(schema)
+    array, obj = _array_test(schema), _object_test(schema)
+
+    def passes(value: Any) -> bool:
+        if allowed is not None and (
+            not isinstance(value, allowed) or (numeric_only and isinstance(value, bool))
+        ):
+            return False
+        if enum is not None and value not in enum:
+            return False
+        kind = type(value)
+        if kind is str:
+            return string(value)
+        if kind is int or kind is float:
+            return number(value)
+        if kind is list:
+            return array(value)
+        if kind is dict:
+            return obj(value)
+        return True
+
+    if enum is None and names == ["string"]:  # the common leaves: their own type goes straight
+        return lambda value: string(value) if type(value) is str else passes(value)
+    if enum is None and names == ["integer"]:
+        return lambda value: number(value) if type(value) is int else passes(value)
+    return passes
+
+
+def _string_test(schema: Schema) -> Test:
+    """Test a string's length and pattern."""
+    least, most, pattern = schema.get("minLength"), schema.get("maxLength"), schema.get("pattern")
+    if least is None and most is None and pattern is None:
+        return _always
+    low, high = least or 0, most
+    search = None if pattern is None else _pattern(pattern).search
+
+    def passes(value: str) -> bool:
+        size = len(value)
+        return (
+            size >= low
+            and (high is None or size <= high)
+            and (search is None or search(value) is not None)
+        )
+
+    return passes
+
+
+def _number_test(schema: Schema) -> Test:
+    """Test a number's range."""
+    least, most = schema.get("minimum"), schema.get("maximum")
+    if least is None and most is None:
+        return _always
+
+    def passes(value: float) -> bool:
+        return (least is None or not value < least) and (most is None or not value > most)
+
+    return passes
+
+
+def _array_test(schema: Schema) -> Test:
+    """Test an array's size and items (the item test is built on first use: schemas may nest)."""
+    least, most, items = schema.get("minItems"), schema.get("maxItems"), schema.get("items")
+    low = least or 0
+    item_test: Test | None = None
+
+    def passes(value: list[Any]) -> bool:
+        nonlocal item_test
+        size = len(value)
+        if size < low or (most is not None and size > most):
+            return False
+        if items is None:
+            return True
+        if item_test is None:
+            item_test = screen(items)
+        return all(map(item_test, value))
+
+    return passes
+
+
+def _object_test(schema: Schema) -> Test:
+    """Test an object's required, known and nested properties (children built on first use)."""
+    properties: dict[str, Schema] = schema.get("properties", {})
+    required = tuple(schema.get("required", ()))
+    closed = schema.get("additionalProperties", True) is False
+    tests: dict[str, Test] | None = None
+
+    def passes(value: dict[str, Any]) -> bool:
+        nonlocal tests
+        if tests is None:
+            tests = {name: screen(sub) for name, sub in properties.items()}
+        for name in required:
+            if name not in value:
+                return False
+        for name, item in value.items():
+            sub = tests.get(name)
+            if sub is None:
+                if closed:
+                    return False
+            elif not sub(item):
+                return False
+        return True
+
+    return passes
 
 
 def _compile(schema: Schema) -> Checker:
