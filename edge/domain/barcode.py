@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal, NoReturn
 
 from edge.domain.errors import InvalidInput
+from edge.domain.values import value
 
 GTIN_LENGTHS = (8, 12, 13, 14)
 PLU_LENGTHS = (4, 5)
@@ -169,7 +170,7 @@ class VariableMeasureRule:
         raise InvalidInput(f"VariableMeasureRule.{field} {problem}", code="bad_measure_rule")
 
 
-@dataclass(frozen=True)
+@value
 class ParsedBarcode:
     """Hold what a scanned code means.
 

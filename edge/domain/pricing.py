@@ -26,6 +26,7 @@ from edge.domain.promotion_engine import (
 from edge.domain.promotions import BASKET_KINDS, Promotion
 from edge.domain.rounding import div_round_half_up
 from edge.domain.tax import TaxLine, TaxPolicy, compute_tax
+from edge.domain.values import value
 
 MAX_LINES = 500
 MAX_QUANTITY = 9999
@@ -53,7 +54,7 @@ class PriceOverride:
     approved_by: str
 
 
-@dataclass(frozen=True)
+@value
 class LineInput:
     """One line to price: prices per piece, or per kg when `grams` is set."""
 
@@ -71,7 +72,7 @@ class LineInput:
     discount: ManualDiscount | None = None
 
 
-@dataclass(frozen=True)
+@value
 class BasketInput:
     """A basket to price at an aware moment, for a member or not, with coupons presented."""
 
@@ -84,7 +85,7 @@ class BasketInput:
     birthday: bool = False  # it is the member's birthday, for birthday offers
 
 
-@dataclass(frozen=True)
+@value
 class Discount:
     """One discount as the receipt shows it (kind: member_price, override, promotion, ...)."""
 
@@ -109,7 +110,7 @@ class Discount:
         return data
 
 
-@dataclass(frozen=True)
+@value
 class PricedLine:
     """A priced line: gross - discounts - basket_share = net; amount is what the customer pays."""
 
@@ -136,7 +137,7 @@ class PricedLine:
         return data | {"discounts": [discount.to_data() for discount in self.discounts]}
 
 
-@dataclass(frozen=True)
+@value
 class PricedBasket:
     """A priced basket: its lines in input order, basket discounts, totals and tax summary."""
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from edge.domain.errors import DomainError, InvalidInput
 from edge.domain.rounding import allocate_largest_remainder, div_round_half_up
+from edge.domain.values import value
 
 TaxMode = Literal["inclusive", "exclusive"]
 TaxRounding = Literal["line", "receipt"]
@@ -56,7 +57,7 @@ class TaxPolicy:
         return rate
 
 
-@dataclass(frozen=True)
+@value
 class TaxLine:
     """One rate's row of the tax summary (net + tax == gross)."""
 

@@ -8,11 +8,11 @@ together exceed what is due; the rest is due in cash, rounded to the store's cas
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from edge.domain.errors import DomainError, InvalidInput
 from edge.domain.rounding import CashRoundingMode, round_to_increment
+from edge.domain.values import value
 
 TenderKind = Literal["cash", "card", "qr", "stored_value", "points", "coupon", "exchange"]
 TENDER_KINDS: tuple[str, ...] = (  # what a till may give
@@ -55,7 +55,7 @@ class TenderShort(DomainError):
     code = "tender_short"
 
 
-@dataclass(frozen=True)
+@value
 class TenderInput:
     """One tender as the till asks for it (amount tendered; for cash, what was handed over)."""
 
@@ -65,7 +65,7 @@ class TenderInput:
     code: str | None = None  # voucher code of a coupon tender
 
 
-@dataclass(frozen=True)
+@value
 class TenderPlan:
     """What each tender pays, the cash due after rounding, and the change."""
 

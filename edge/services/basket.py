@@ -20,6 +20,7 @@ from edge.domain.pricing import BasketInput, LineInput, ManualDiscount, PricedBa
 from edge.domain.pricing import price_basket as price_with_rules
 from edge.domain.promotions import Promotion
 from edge.domain.tax import TaxPolicy
+from edge.domain.values import value
 from edge.ledger.ledger import Ledger
 
 _COLUMNS = (
@@ -28,7 +29,7 @@ _COLUMNS = (
 )
 
 
-@dataclass(frozen=True)
+@value
 class LineRequest:
     """One basket line as a till sends it."""
 
@@ -40,7 +41,7 @@ class LineRequest:
     discount: ManualDiscount | None = None
 
 
-@dataclass(frozen=True)
+@value
 class BasketRequest:
     """A basket as a till sends it (no prices: the server prices it)."""
 

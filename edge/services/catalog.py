@@ -17,6 +17,7 @@ from edge.domain.catalog import (
     product_from_fields,
 )
 from edge.domain.errors import Conflict, DomainError, NotFound, ValidationFailed
+from edge.domain.values import value
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
 from edge.ledger.projections.catalog import PRODUCT_COLUMNS
@@ -31,7 +32,7 @@ class CatalogConflict(ValidationFailed):
     status = Conflict.status
 
 
-@dataclass(frozen=True)
+@value
 class Actor:
     """Who does something and where (recorded on the events)."""
 

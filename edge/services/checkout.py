@@ -23,6 +23,7 @@ from edge.domain.points import PointsRules, points_earned, points_for_amount
 from edge.domain.pricing import Discount, LineInput, PricedBasket, PricedLine
 from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
+from edge.domain.values import value
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.ledger.ledger import Ledger
 from edge.protocol.chain import Event, PreparedData, canonical_bytes, prepare_data
@@ -58,7 +59,7 @@ class BasketMember:
     birthday: bool  # it is their birthday today (store time)
 
 
-@dataclass(frozen=True)
+@value
 class SaleRequest:
     """A sale as a till submits it."""
 
@@ -73,7 +74,7 @@ class SaleRequest:
 RECORDED_FIELDS = ("receipt_no", "token", "day", "till_session")
 
 
-@dataclass(frozen=True)
+@value
 class PreparedSale:
     """A priced and paid sale waiting for its ledger command."""
 
@@ -86,7 +87,7 @@ class PreparedSale:
     stock: PreparedData | None  # the stock movement's data, when anything moves
 
 
-@dataclass(frozen=True)
+@value
 class SaleRecord:
     """A recorded sale: its `sale.completed` event; `replayed` when it was recorded before.
 
