@@ -131,8 +131,53 @@ def _quote(value: str | None) -> str:
     return "null" if value is None else encode_basestring(value)
 
 
+_PLAIN_LEAVES = frozenset({str, bool, type(None)})
+_CONTAINERS = frozenset({dict, list, tuple})
+
+
+def _plainly_json(value: Any) -> bool:
+    """Tell quickly whether `value` holds only exact JSON types, safe integers and string keys.
+
+    No paths are built: nearly all data passes. False sends it to the walk that names the
+    problem, or that accepts what this one does not look at closely (subclasses).
+    """
+    low, high, leaves, containers = -MAX_SAFE_INT, MAX_SAFE_INT, _PLAIN_LEAVES, _CONTAINERS
+    pending = [value]
+    while pending:
+        node = pending.pop()
+        kind = type(node)
+        if kind is dict:
+            for key, item in node.items():
+                if type(key) is not str:
+                    return False
+                item_kind = type(item)
+                if item_kind in leaves or (item_kind is int and low <= item <= high):
+                    continue
+                if item_kind not in containers:
+                    return False
+                pending.append(item)
+        elif kind is list or kind is tuple:
+            for item in node:
+                item_kind = type(item)
+                if item_kind in leaves or (item_kind is int and low <= item <= high):
+                    continue
+                if item_kind not in containers:
+                    return False
+                pending.append(item)
+        else:
+            return False
+    return True
+
+
 def check_data(value: Any, path: str = "data") -> None:
     """Refuse floats, huge integers, non-string keys and non-JSON types anywhere in `value`."""
+    if _plainly_json(value):
+        return
+    _check_node(value, path)
+
+
+def _check_node(value: Any, path: str) -> None:
+    """Walk `value` naming where a problem is (the slow path, after `_plainly_json` said no)."""
     kind = type(value)
     if kind is dict:
         pairs: Iterable[tuple[Any, Any]] = value.items()
@@ -149,7 +194,7 @@ def check_data(value: Any, path: str = "data") -> None:
             continue
         if item_kind is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
             continue
-        check_data(item, f"{path}.{key}" if kind is dict else f"{path}[{key}]")
+        _check_node(item, f"{path}.{key}" if kind is dict else f"{path}[{key}]")
 
 
 def _check_scalar(value: object, path: str) -> None:
@@ -163,7 +208,7 @@ def _check_scalar(value: object, path: str) -> None:
     if isinstance(value, float):
         raise EventDataError(f"{path}: floats are not allowed in event data (use minor units)")
     if isinstance(value, (list, tuple, dict)):
-        check_data(dict(value) if isinstance(value, dict) else list(value), path)
+        _check_node(dict(value) if isinstance(value, dict) else list(value), path)
         return
     raise EventDataError(f"{path}: {type(value).__name__} is not a JSON value")
 

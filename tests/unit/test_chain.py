@@ -13,6 +13,8 @@ from edge.protocol.chain import (
     GENESIS_HASH,
     Event,
     EventDataError,
+    _check_node,
+    _plainly_json,
     canonical_event,
     chain_hash,
     check_data,
@@ -160,6 +162,46 @@ def test_canonical_event_equals_json_dumps(
 def test_check_data_refuses(data: dict[str, object], fragment: str) -> None:
     with pytest.raises(EventDataError, match=re.escape(fragment)):
         check_data(data)
+
+
+class _Code(str):
+    """A str subclass: JSON-safe, but only the slow walk looks at it closely."""
+
+
+ANY_DATA = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**54), max_value=2**54)
+    | st.floats()
+    | st.text(max_size=4)
+    | st.builds(_Code, st.text(max_size=4))
+    | st.just(object()),
+    lambda children: (
+        st.lists(children, max_size=4)
+        | st.lists(children, max_size=3).map(tuple)
+        | st.dictionaries(st.text(max_size=4) | st.integers(0, 3), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(ANY_DATA)
+def test_the_quick_check_passes_only_what_the_walk_accepts(value: object) -> None:
+    """check_data's quick pass must never let through what the path-naming walk refuses."""
+    try:
+        _check_node(value, "data")
+    except EventDataError:
+        walk_refuses = True
+    else:
+        walk_refuses = False
+    if _plainly_json(value):
+        assert not walk_refuses
+    try:
+        check_data(value)
+    except EventDataError:
+        assert walk_refuses
+    else:
+        assert not walk_refuses
 
 
 def test_check_data_accepts_every_json_kind() -> None:
