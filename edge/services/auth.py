@@ -36,6 +36,7 @@ from edge.domain.staff import (
     new_salt,
     secret_digest,
 )
+from edge.domain.values import value
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
 from edge.services.catalog import Actor
@@ -65,7 +66,7 @@ def store_pepper(settings: Settings) -> str:
     return path.read_text(encoding="utf-8").strip()
 
 
-@dataclass(frozen=True)
+@value
 class Principal:
     """Who a request comes from: a till device, a signed-in staff member, or an API token."""
 
