@@ -147,25 +147,21 @@ def _plainly_json(value: Any) -> bool:
         node = pending.pop()
         kind = type(node)
         if kind is dict:
-            for key, item in node.items():
+            for key in node:
                 if type(key) is not str:
                     return False
-                item_kind = type(item)
-                if item_kind in leaves or (item_kind is int and low <= item <= high):
-                    continue
-                if item_kind not in containers:
-                    return False
-                pending.append(item)
+            items = node.values()
         elif kind is list or kind is tuple:
-            for item in node:
-                item_kind = type(item)
-                if item_kind in leaves or (item_kind is int and low <= item <= high):
-                    continue
-                if item_kind not in containers:
-                    return False
-                pending.append(item)
+            items = node
         else:
             return False
+        for item in items:
+            item_kind = type(item)
+            if item_kind in leaves or (item_kind is int and low <= item <= high):
+                continue
+            if item_kind not in containers:
+                return False
+            pending.append(item)
     return True
 
 

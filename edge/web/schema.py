@@ -15,9 +15,10 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import Any, TypeVar
 
 Schema = dict[str, Any]
+F = TypeVar("F")
 
 _TYPES: dict[str, tuple[type, ...]] = {
     "object": (dict,),
@@ -61,14 +62,19 @@ def validate(value: Any, schema: Schema, path: str = "$") -> Problems:
     return problems
 
 
-def checker(schema: Schema) -> Checker:
-    """Return the schema compiled into a checking function (compiled once per schema)."""
-    known = _COMPILED.get(id(schema))
+def _once(cache: dict[int, tuple[Schema, F]], schema: Schema, build: Callable[[Schema], F]) -> F:
+    """Return `build(schema)`, built once per schema and kept in `cache`."""
+    known = cache.get(id(schema))
     if known is not None and known[0] is schema:
         return known[1]
-    compiled = _compile(schema)
-    _COMPILED[id(schema)] = (schema, compiled)  # keeps the schema alive: its id stays unique
-    return compiled
+    built = build(schema)
+    cache[id(schema)] = (schema, built)  # keeps the schema alive: its id stays unique
+    return built
+
+
+def checker(schema: Schema) -> Checker:
+    """Return the schema compiled into a checking function (compiled once per schema)."""
+    return _once(_COMPILED, schema, _compile)
 
 
 Test = Callable[[Any], bool]
@@ -77,12 +83,20 @@ _TESTS: dict[int, tuple[Schema, Test]] = {}
 
 def screen(schema: Schema) -> Test:
     """Return the schema compiled into a yes/no screen: True exactly when `checker` finds none."""
-    known = _TESTS.get(id(schema))
-    if known is not None and known[0] is schema:
-        return known[1]
-    compiled = _compile_test(schema)
-    _TESTS[id(schema)] = (schema, compiled)  # keeps the schema alive: its id stays unique
-    return compiled
+    return _once(_TESTS, schema, _compile_test)
+
+
+def _node_types(
+    schema: Schema,
+) -> tuple[list[str] | None, tuple[type, ...] | None, bool, list[Any] | None]:
+    """Return a node's type names, admitted Python types, no-booleans flag and enum.
+
+    Booleans are refused where a number or integer is asked for; None: no type or no enum.
+    """
+    kinds = schema.get("type")
+    names = None if kinds is None else ([kinds] if isinstance(kinds, str) else list(kinds))
+    allowed = tuple(t for n in names for t in _TYPES[n]) if names else None
+    return names, allowed, names is not None and "boolean" not in names, schema.get("enum")
 
 
 def _always(_value: Any) -> bool:
@@ -92,11 +106,7 @@ def _always(_value: Any) -> bool:
 
 def _compile_test(schema: Schema) -> Test:
     """Build the yes/no screen of one schema node: the rules of `_compile`, in the same order."""
-    kinds = schema.get("type")
-    names = None if kinds is None else ([kinds] if isinstance(kinds, str) else list(kinds))
-    allowed = tuple(t for n in names for t in _TYPES[n]) if names else None
-    numeric_only = names is not None and "boolean" not in names
-    enum = schema.get("enum")
+    names, allowed, numeric_only, enum = _node_types(schema)
     string, number = _string_test(schema), _number_test(schema)
     array, obj = _array_test(schema), _object_test(schema)
 
@@ -204,11 +214,7 @@ def _object_test(schema: Schema) -> Test:
 
 def _compile(schema: Schema) -> Checker:
     """Build the checking function of one schema node and, lazily, of its children."""
-    kinds = schema.get("type")
-    names = None if kinds is None else ([kinds] if isinstance(kinds, str) else list(kinds))
-    allowed = tuple(t for n in names for t in _TYPES[n]) if names else None
-    numeric_only = names is not None and "boolean" not in names
-    enum = schema.get("enum")
+    names, allowed, numeric_only, enum = _node_types(schema)
     rest = _value_checks(schema)
 
     def check(value: Any, path: str, out: Problems) -> None:
