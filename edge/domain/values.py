@@ -4,7 +4,7 @@ A frozen dataclass's generated `__init__` stores each field through `object.__se
 which costs about as much as the rest of building the object; a sale builds some forty of
 them. `@value` is `@dataclass(frozen=True)` with an `__init__` that writes the fields into
 the new instance's `__dict__` instead: the same signature, defaults, equality, hash, repr
-and refusal of assignment, at about 40% of the cost. It takes plain fields only (no
+and refusal of assignment, at about half the cost. It takes plain fields only (no
 `default_factory`, `init=False`, keyword-only fields, `__post_init__` or slots) and says so
 at import time otherwise.
 """

@@ -77,13 +77,13 @@ def checker(schema: Schema) -> Checker:
     return _once(_COMPILED, schema, _compile)
 
 
-Test = Callable[[Any], bool]
-_TESTS: dict[int, tuple[Schema, Test]] = {}
+Screen = Callable[[Any], bool]
+_SCREENS: dict[int, tuple[Schema, Screen]] = {}
 
 
-def screen(schema: Schema) -> Test:
+def screen(schema: Schema) -> Screen:
     """Return the schema compiled into a yes/no screen: True exactly when `checker` finds none."""
-    return _once(_TESTS, schema, _compile_test)
+    return _once(_SCREENS, schema, _compile_screen)
 
 
 def _node_types(
@@ -104,11 +104,11 @@ def _always(_value: Any) -> bool:
     return True
 
 
-def _compile_test(schema: Schema) -> Test:
+def _compile_screen(schema: Schema) -> Screen:
     """Build the yes/no screen of one schema node: the rules of `_compile`, in the same order."""
     names, allowed, numeric_only, enum = _node_types(schema)
-    string, number = _string_test(schema), _number_test(schema)
-    array, obj = _array_test(schema), _object_test(schema)
+    string, number = _string_screen(schema), _number_screen(schema)
+    array, obj = _array_screen(schema), _object_screen(schema)
 
     def passes(value: Any) -> bool:
         if allowed is not None and (
@@ -135,8 +135,8 @@ def _compile_test(schema: Schema) -> Test:
     return passes
 
 
-def _string_test(schema: Schema) -> Test:
-    """Test a string's length and pattern."""
+def _string_screen(schema: Schema) -> Screen:
+    """Screen a string's length and pattern."""
     least, most, pattern = schema.get("minLength"), schema.get("maxLength"), schema.get("pattern")
     if least is None and most is None and pattern is None:
         return _always
@@ -154,8 +154,8 @@ def _string_test(schema: Schema) -> Test:
     return passes
 
 
-def _number_test(schema: Schema) -> Test:
-    """Test a number's range."""
+def _number_screen(schema: Schema) -> Screen:
+    """Screen a number's range."""
     least, most = schema.get("minimum"), schema.get("maximum")
     if least is None and most is None:
         return _always
@@ -166,42 +166,42 @@ def _number_test(schema: Schema) -> Test:
     return passes
 
 
-def _array_test(schema: Schema) -> Test:
-    """Test an array's size and items (the item test is built on first use: schemas may nest)."""
+def _array_screen(schema: Schema) -> Screen:
+    """Screen an array's size and items (its item screen is built on first use)."""
     least, most, items = schema.get("minItems"), schema.get("maxItems"), schema.get("items")
     low = least or 0
-    item_test: Test | None = None
+    item_screen: Screen | None = None
 
     def passes(value: list[Any]) -> bool:
-        nonlocal item_test
+        nonlocal item_screen
         size = len(value)
         if size < low or (most is not None and size > most):
             return False
         if items is None:
             return True
-        if item_test is None:
-            item_test = screen(items)
-        return all(map(item_test, value))
+        if item_screen is None:
+            item_screen = screen(items)
+        return all(map(item_screen, value))
 
     return passes
 
 
-def _object_test(schema: Schema) -> Test:
-    """Test an object's required, known and nested properties (children built on first use)."""
+def _object_screen(schema: Schema) -> Screen:
+    """Screen an object's required, known and nested properties (children built on first use)."""
     properties: dict[str, Schema] = schema.get("properties", {})
     required = tuple(schema.get("required", ()))
     closed = schema.get("additionalProperties", True) is False
-    tests: dict[str, Test] | None = None
+    screens: dict[str, Screen] | None = None
 
     def passes(value: dict[str, Any]) -> bool:
-        nonlocal tests
-        if tests is None:
-            tests = {name: screen(sub) for name, sub in properties.items()}
+        nonlocal screens
+        if screens is None:
+            screens = {name: screen(sub) for name, sub in properties.items()}
         for name in required:
             if name not in value:
                 return False
         for name, item in value.items():
-            sub = tests.get(name)
+            sub = screens.get(name)
             if sub is None:
                 if closed:
                     return False
