@@ -16,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from edge.ledger.checkpoint import CATCH_UP_PAGES, Checkpointer
 from edge.ledger.errors import (
     LedgerClosedError,
     LedgerCommitError,
@@ -27,6 +28,7 @@ from edge.ledger.ledger import Ledger
 from edge.ledger.lock import LedgerBusyError, lock_path
 from edge.ledger.maintenance import projection_digests, rebuild_projections
 from edge.ledger.projections import ProjectionSet, Projector
+from edge.ledger.schema import connect
 from edge.ledger.verify import verify_chain
 from edge.protocol.chain import EventDataError
 from tests.conftest import COUNTERS, STORE, TEST_PROJECTORS, add_counter, init_command, raw
@@ -301,6 +303,40 @@ async def test_checkpoints_run_off_the_commit_path(ledger: Ledger, ledger_path: 
     conn = raw(ledger_path)
     assert conn.execute("SELECT count(*) FROM counters").fetchone()[0] == 1000
     assert verify_chain(conn).ok
+
+
+async def test_a_checkpoint_round_copies_again_while_its_pass_copied_much(tmp_path: Path) -> None:
+    """A round whose pass copied many pages copies again; one with little to copy stops.
+
+    What was committed during a long pass is then copied off the write path, and the writer's
+    catch-up (under the write turn) is left with what came during a short one.
+    """
+    path = tmp_path / "wal.db"
+    conn = connect(path)
+    conn.execute("PRAGMA wal_autocheckpoint = 0")
+    conn.execute("CREATE TABLE t (x BLOB)")
+
+    def commit(rows: int) -> None:
+        with conn:
+            conn.executemany("INSERT INTO t VALUES (?)", [(os.urandom(3000),) for _ in range(rows)])
+
+    checkpointer = Checkpointer(path)
+    await checkpointer.start()
+    try:
+        commit(2 * CATCH_UP_PAGES)
+        await checkpointer.run_once()
+        stats = checkpointer.stats
+        assert stats.passes == 2 and stats.last_pass_pages == 0
+        assert stats.copied_pages == stats.wal_pages > 2 * CATCH_UP_PAGES
+        assert checkpointer.caught_up
+        commit(10)  # the WAL was copied whole: this transaction starts it again
+        await checkpointer.run_once()
+        assert stats.passes == 1 and 10 <= stats.last_pass_pages <= CATCH_UP_PAGES
+        assert stats.copied_pages == stats.wal_pages == stats.last_pass_pages
+    finally:
+        await checkpointer.stop()
+        conn.close()
+    assert raw(path).execute("SELECT count(*) FROM t").fetchone()[0] == 2 * CATCH_UP_PAGES + 10
 
 
 async def test_shared_group_runs_at_pump_once_its_lock_is_held(ledger_path: Path) -> None:
