@@ -1,14 +1,14 @@
 """zeroconf: `edge serve` announces itself on 127.0.0.1, says goodbye, and `edge discover` lists it.
 
 Everything stays on loopback (`interfaces = ["127.0.0.1"]`); the "nothing found" case runs in a
-network namespace of its own, where no other server on this machine can answer.
+network namespace of its own, where no other server on this machine can answer, and the "name
+taken" case between two namespaces joined by a veth pair, as two hosts on a LAN.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import os
 import shutil
 import subprocess
@@ -27,7 +27,6 @@ from edge.bus.broker import free_port
 from edge.discovery import (
     MQTT_TYPE,
     SERVICE_TYPE,
-    Advertiser,
     advertised_addresses,
     found_server,
     lan_addresses,
@@ -250,32 +249,46 @@ def isolated_discover(*argv: str) -> subprocess.CompletedProcess[str]:
     )  # fmt: skip
 
 
-async def test_a_taken_name_gets_a_number_and_the_server_says_so(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
+# Two hosts on one LAN: this namespace with v0 (10.77.0.1) and a namespace inside it with v1
+# (10.77.0.2), a veth pair between them. The other host announces first; then this one runs.
+TWO_HOSTS = r"""
+set -e
+PY="$1"; PEER="$2"; ID="$3"; READY="$4"
+ip link set lo up
+ip link add v0 type veth peer name v1
+unshare -n sh -c 'until ip -4 addr show dev v1 2>/dev/null | grep -q 10.77.0.2; do sleep 0.05; done
+ip link set lo up
+exec "$0" "$1" squat "$2" 10.77.0.2 "$3"' "$PY" "$PEER" "$ID" "$READY" &
+OTHER=$!
+trap 'kill $OTHER 2>/dev/null || true' EXIT
+until [ "$(readlink /proc/$OTHER/ns/net)" != "$(readlink /proc/$$/ns/net)" ]; do sleep 0.01; done
+ip link set v1 netns "$OTHER"
+nsenter -t "$OTHER" -n sh -c 'ip addr add 10.77.0.2/24 dev v1 && ip link set v1 up'
+ip addr add 10.77.0.1/24 dev v0
+ip link set v0 up
+for _ in $(seq 400); do [ -s "$READY" ] && break; sleep 0.05; done
+[ -s "$READY" ] || { echo "the other host never announced its name" >&2; exit 3; }
+"$PY" "$PEER" advertise "$ID" 10.77.0.1
+"""
+
+
+def test_a_taken_name_gets_a_number_and_the_server_says_so(tmp_path: Path) -> None:
+    """Another machine on the LAN already announces the store's name: the server takes -2."""
+    unshare = shutil.which("unshare")
+    assert unshare is not None, "unshare (util-linux) is missing: `make system-deps` installs it"
     store_id = f"ZC-{uuid.uuid4().hex[:8]}"
-    settings = base(
-        store=StoreSettings(id=store_id, name="重名"),
-        zeroconf=ZeroconfSettings(interfaces=("127.0.0.1",)),
-    )
-    squatter = AsyncZeroconf(interfaces=LOOPBACK, ip_version=IPVersion.V4Only)
-    (taken,) = service_infos(
-        settings, http_port=9, broker_port=None, addresses=LOOPBACK, server="other.local."
-    )
-    await (await squatter.async_register_service(taken))
-    advertiser = Advertiser(settings, http_port=8080, broker_port=None)
-    caplog.set_level(logging.INFO, logger="edge.discovery")
-    try:
-        advertiser.start()
-        deadline = time.monotonic() + 20
-        while not advertiser.names:
-            assert time.monotonic() < deadline, caplog.text
-            await asyncio.sleep(0.05)
-        assert advertiser.names == [f"store-edge {store_id}-2.{SERVICE_TYPE}"]
-        assert f"store-edge {store_id}.{SERVICE_TYPE} is taken on the LAN" in caplog.text
-    finally:
-        await advertiser.stop()
-        await squatter.async_close()
+    ready = tmp_path / "other-host-ready"
+    peer = Path(__file__).with_name("mdns_peer.py")
+    done = subprocess.run(
+        [unshare, "-rn", "sh", "-c", TWO_HOSTS, "two-hosts", sys.executable, str(peer),
+         store_id, str(ready)],
+        capture_output=True, text=True, timeout=90, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert ready.read_text(encoding="utf-8") == f"store-edge {store_id}.{SERVICE_TYPE}"
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["names"] == [f"store-edge {store_id}-2.{SERVICE_TYPE}"], seen
+    assert f"store-edge {store_id}.{SERVICE_TYPE} is taken on the LAN" in seen["log"]
 
 
 def test_discover_says_when_nothing_is_found() -> None:
