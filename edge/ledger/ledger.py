@@ -16,6 +16,7 @@ from edge.ledger.projections import ProjectionSet, Projector
 from edge.ledger.projections.registry import DEFAULT_PROJECTORS
 from edge.ledger.reader import LedgerReader
 from edge.ledger.schema import connect
+from edge.ledger.stamps import ChangeStamps
 from edge.ledger.verify import VerifyResult, verify_file
 from edge.ledger.writer import DEFAULT_MAX_GROUP, Command, LedgerWriter, Listener
 
@@ -111,6 +112,11 @@ class Ledger:
     def listen(self, listener: Listener) -> None:
         """Call `listener(events)` on the event loop after every COMMIT with its events."""
         self.writer.listen(listener)
+
+    @property
+    def stamps(self) -> ChangeStamps:
+        """Return the change stamps caches of projected state check (edge.ledger.stamps)."""
+        return self.writer.stamps
 
     @property
     def head(self) -> tuple[int, str]:

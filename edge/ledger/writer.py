@@ -50,6 +50,7 @@ from edge.ledger.lock import WriterLock, acquire_writer_lock, lock_path
 from edge.ledger.maintenance import rebuild_projections
 from edge.ledger.projections import ProjectionSet
 from edge.ledger.schema import connect, migrate
+from edge.ledger.stamps import ChangeStamps, stamps_path
 from edge.protocol.chain import Event
 
 T = TypeVar("T")
@@ -164,6 +165,8 @@ class LedgerWriter:
         self._lock: WriterLock | None = None
         self._listeners: list[Listener] = []
         self.checkpointer = Checkpointer(path)
+        # moved around every COMMIT for the projections it changes (see edge.ledger.stamps)
+        self.stamps = ChangeStamps(stamps_path(path), projections.names())
 
     def listen(self, listener: Listener) -> None:
         """Call `listener(events)` on the event loop after each COMMIT with what it committed."""
@@ -342,6 +345,7 @@ class LedgerWriter:
             stale = self.projections.stale(conn)
             if stale:
                 rebuild_projections(conn, self.projections, stale)
+            self._renew_stamps()
             tail = journal_tail(conn)
             head = recorded_head(conn)
             if tail != head and head[0] != 0:
@@ -351,6 +355,7 @@ class LedgerWriter:
                 )
         except BaseException:
             conn.close()
+            self.stamps.close()
             if self._lock is not None:
                 self._lock.close()
             raise
@@ -358,11 +363,24 @@ class LedgerWriter:
         self._chain = ChainState(*tail)
         self._tx = Tx(conn, self._chain, self.projections, self.clock)
 
+    def _renew_stamps(self) -> None:
+        """Map the change stamps and move them all on (under the group lock if shared)."""
+        self.stamps.open()
+        if self._group_fd is None:
+            self.stamps.renew()
+            return
+        fcntl.flock(self._group_fd, fcntl.LOCK_EX)  # not in the middle of another's COMMIT
+        try:
+            self.stamps.renew()
+        finally:
+            fcntl.flock(self._group_fd, fcntl.LOCK_UN)
+
     def _close(self) -> None:
         """Close the write connection."""
         if self._conn is not None:
             self._conn.close()
             self._conn = None
+        self.stamps.close()
         if self._group_fd is not None:
             os.close(self._group_fd)
             self._group_fd = None
@@ -458,11 +476,17 @@ class LedgerWriter:
         """COMMIT the open group (the fsync); on failure every command of it fails."""
         conn, tx = self._conn, self._tx
         assert conn is not None and tx is not None  # noqa: S101 - opened in start()
+        changed_by = self.projections.changed_by
+        touched = {slot for event in tx.appended for slot in changed_by.get(event.type, ())}
         try:
             if self._chain.seq != group_start[0]:
                 self._chain.record(conn)
             began = time.perf_counter()
-            conn.execute("COMMIT")
+            self.stamps.changing(touched)
+            try:
+                conn.execute("COMMIT")
+            finally:
+                self.stamps.changed(touched)
             took = time.perf_counter() - began
         except sqlite3.Error as err:
             log.exception("ledger COMMIT failed")

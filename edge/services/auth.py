@@ -39,6 +39,8 @@ from edge.domain.staff import (
 from edge.domain.values import value
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
+from edge.ledger.projections.devices import DEVICES
+from edge.ledger.projections.staff import STAFF
 from edge.services.catalog import Actor
 from edge.settings import AuthSettings, Settings
 
@@ -46,6 +48,9 @@ log = logging.getLogger(__name__)
 
 SIGN_IN_REFUSED = "staff id or PIN not accepted"  # the same for unknown, wrong and locked
 PEPPER_FILE = "pin-pepper"
+PRINCIPALS_KEPT = 1_024  # credentials whose principal is kept at most (then it starts again)
+_STAFF = (STAFF.name,)  # tokens, tills, staff and their sessions
+_DEVICES = (DEVICES.name,)  # which tills are kiosks
 
 
 def store_pepper(settings: Settings) -> str:
@@ -183,6 +188,10 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds")
 
 
+_Credentials = tuple[str | None, str | None, str | None]  # bearer, device, session
+_Resolved = tuple["Principal", datetime | None, tuple[int, ...] | None]  # until, devices' stamp
+
+
 class Auth:
     """Staff, sign-in, approvals, tills and tokens of one store."""
 
@@ -203,6 +212,9 @@ class Auth:
         self.clock = clock
         # a hash to compare against when the staff id is unknown: same work, same answer
         self._decoy_salt = new_salt()
+        # credentials -> what they resolved to, under the staff projection's stamp (principal)
+        self._known: dict[_Credentials, _Resolved] = {}
+        self._known_stamp: tuple[int, ...] | None = None
 
     def digest(self, secret: str) -> str:
         """Return the keyed digest a token, code or badge is stored and looked up as."""
@@ -412,21 +424,60 @@ class Auth:
     def principal(
         self, *, bearer: str | None, device: str | None, session: str | None
     ) -> Principal | None:
-        """Resolve a request's credentials (a bearer token wins over cookies)."""
+        """Resolve a request's credentials (a bearer token wins over cookies).
+
+        Every request asks, so what credentials resolved to is kept while the change stamp of
+        the staff projection (tokens, tills, sessions, staff: edge.ledger.stamps) stays the
+        one it was resolved under: a revoked token, an ended session or an unpaired till is
+        refused at the next request, whichever process recorded it. A staff session's
+        principal is kept only until the session expires, and a paired browser's without a
+        session only while the devices' stamp (which tills are kiosks) stays the same too.
+        Credentials that resolve to nobody are not kept.
+        """
+        stamps = self.ledger.stamps
+        stamp = stamps.read(_STAFF)
+        if stamp is None or stamp != self._known_stamp:
+            self._known = {}
+            self._known_stamp = stamp
+        key = (bearer, device, session)
+        known = self._known.get(key)
+        if known is not None:
+            kept, until, seen = known
+            if (until is None or until > self.clock()) and (
+                seen is None or seen == stamps.read(_DEVICES)
+            ):
+                return kept
+        devices = None if bearer is not None else stamps.read(_DEVICES)  # before the reads
+        principal, expires = self._resolve(bearer, device, session)
+        if principal is None or stamp is None:
+            return principal
+        if principal.kind in {"staff", "token"}:
+            devices = None  # which tills are kiosks does not change who they are
+        elif devices is None:  # a change to the devices is being committed: keep nothing
+            return principal
+        if len(self._known) >= PRINCIPALS_KEPT:
+            self._known = {}
+        self._known[key] = (principal, expires, devices)
+        return principal
+
+    def _resolve(
+        self, bearer: str | None, device: str | None, session: str | None
+    ) -> tuple[Principal | None, datetime | None]:
+        """Read who the credentials are (and until when, for a staff session)."""
         if bearer is not None:
             rows = self.ledger.reader.quick(
                 "SELECT name, role, till FROM api_tokens WHERE digest = ? AND revoked_seq IS NULL",
                 (self.digest("token:" + bearer),),
             )
             if not rows:
-                return None
+                return None, None
             name, role, till = rows[0]
-            return Principal("token", till, role=role, name=name)
+            return Principal("token", till, role=role, name=name), None
         if device is None:
-            return None
+            return None, None
         till = self.till_of(device)
         if till is None:
-            return None
+            return None, None
         if session is not None:
             digest = self.digest("session:" + session)
             rows = self.ledger.reader.quick(
@@ -435,12 +486,17 @@ class Auth:
                 " WHERE s.digest = ? AND s.till = ? AND s.ended_seq IS NULL AND f.active = 1",
                 (digest, till),
             )
-            if rows and datetime.fromisoformat(rows[0][1]) > self.clock():
-                staff, _, role, name = rows[0]
-                return Principal("staff", till, staff=staff, role=role, name=name, session=digest)
+            if rows:
+                expires = datetime.fromisoformat(rows[0][1])
+                if expires > self.clock():
+                    staff, _, role, name = rows[0]
+                    principal = Principal(
+                        "staff", till, staff=staff, role=role, name=name, session=digest
+                    )
+                    return principal, expires
         if self.is_kiosk(till):
-            return Principal("kiosk", till, role=KIOSK)
-        return Principal("till", till)
+            return Principal("kiosk", till, role=KIOSK), None
+        return Principal("till", till), None
 
     def is_kiosk(self, till: str) -> bool:
         """Tell whether a paired till is a self-checkout kiosk (a device of type kiosk)."""

@@ -22,6 +22,7 @@ from edge.domain.promotions import Promotion
 from edge.domain.tax import TaxPolicy
 from edge.domain.values import value
 from edge.ledger.ledger import Ledger
+from edge.ledger.projections.catalog import CATALOG
 
 _COLUMNS = (
     "p.id, p.name_zh, p.name_en, p.category, p.tax_class, p.list_price, p.member_price,"
@@ -67,34 +68,34 @@ class _Key(NamedTuple):
     value: str
 
 
-# the committed seq of the last change to products (and barcodes) and to promotions: a cache
-# built at an older one is stale, whichever process or connection made the change
-_VERSIONS = (
-    "SELECT (SELECT max(seq) FROM journal WHERE type = 'catalog.product_saved'),"
-    " (SELECT max(seq) FROM journal WHERE type = 'catalog.promotion_saved')"
-)
+# products, barcodes and promotions are the catalog projection's: a cache is good while its
+# change stamp stays the one the cache was filled under, whichever process made the change
+_CATALOG = (CATALOG.name,)
+Stamp = tuple[int, ...] | None
 
 
 class PromotionCache:
-    """The live promotions, read once per change (the seq of the last promotion event)."""
+    """The live promotions, read once per change of the catalog (its change stamp)."""
 
     def __init__(self, ledger: Ledger) -> None:
         """Remember the ledger; nothing is read until first use."""
         self._ledger = ledger
         self._promotions: tuple[Promotion, ...] = ()
-        self._version: int | None = -1
+        self._stamp: Stamp = None
 
-    async def get(self, version: int | None) -> tuple[Promotion, ...]:
-        """Return the active promotions as of `version` (one query after each change)."""
-        if version == self._version:
+    async def get(self, stamp: Stamp) -> tuple[Promotion, ...]:
+        """Return the active promotions as of `stamp` (None: read them, keep nothing)."""
+        if stamp is not None and stamp == self._stamp:
             return self._promotions
         rows = await self._ledger.reader.fetch_all(
             "SELECT data FROM promotions WHERE active = 1 ORDER BY id"
         )
-        # read at `version` or later: if later, the next call sees a newer version and reads again
-        self._promotions = tuple(Promotion.from_data(json.loads(row[0])) for row in rows)
-        self._version = version
-        return self._promotions
+        # read after `stamp` was taken: if a change came in between, the stamp has moved on
+        # and the next call reads again
+        promotions = tuple(Promotion.from_data(json.loads(row[0])) for row in rows)
+        if stamp is not None:
+            self._promotions, self._stamp = promotions, stamp
+        return promotions
 
 
 def _key_for(
@@ -181,11 +182,11 @@ def _line_input(
 class BasketPricer:
     """Prices baskets with the store's rules, from caches checked against the journal.
 
-    Products are read once per lookup key and kept while no product was saved since: every
-    basket first reads the seq of the last product and promotion change (two index lookups)
-    and drops what is older, so a change committed by any connection or process prices the
-    very next basket. Parsed codes are kept by their text (parsing depends only on the store's
-    layouts). Both caches are bounded: past their limit they start again empty.
+    Products and promotions are read once and kept while the catalog's change stamp stays the
+    same (edge.ledger.stamps: a word of shared memory every writer moves around the COMMIT of
+    a catalog change), so a change committed by any process prices the very next basket.
+    Parsed codes are kept by their text (parsing depends only on the store's layouts). Both
+    caches are bounded: past their limit they start again empty.
     """
 
     LIMIT = 100_000
@@ -196,16 +197,16 @@ class BasketPricer:
         self.pricing = pricing
         self.promotions = PromotionCache(ledger)
         self._rows: dict[_Key, tuple[Any, ...] | None] = {}
-        self._rows_version: int | None = -1
+        self._rows_stamp: Stamp = None
         self._codes: dict[str, tuple[_Key, ParsedBarcode | None]] = {}
 
-    def _versions(self) -> tuple[int | None, int | None]:
-        """Return the seqs of the last product and promotion changes; drop stale products."""
-        products, promotions = self.ledger.reader.quick(_VERSIONS)[0]
-        if products != self._rows_version:
+    def _stamp(self) -> Stamp:
+        """Return the catalog's change stamp; drop the products cached under another one."""
+        stamp = self.ledger.stamps.read(_CATALOG)
+        if stamp is None or stamp != self._rows_stamp:
             self._rows = {}
-            self._rows_version = products
-        return products, promotions
+            self._rows_stamp = stamp
+        return stamp
 
     def _key(self, line: LineRequest) -> tuple[_Key, ParsedBarcode | None]:
         """Return a line's lookup key, parsing each distinct code once."""
@@ -219,23 +220,31 @@ class BasketPricer:
             self._codes[line.code] = known
         return known
 
-    def _found(self, keys: list[_Key]) -> dict[_Key, tuple[Any, ...] | None]:
-        """Return the product row (or None) of each key, querying only keys not cached."""
+    def _found(self, keys: list[_Key], keep: bool) -> dict[_Key, tuple[Any, ...] | None]:
+        """Return the product row (or None) of each key, querying only keys not cached.
+
+        `keep=False` (the catalog is changing): what was queried is not cached.
+        """
         cached = self._rows
         result = {key: cached[key] for key in keys if key in cached}
         missing = set(keys).difference(result)
         if missing:
             found = _products(self.ledger, missing)
+            if not keep:
+                return result | {key: found.get(key) for key in missing}
             if len(cached) + len(missing) > self.LIMIT:
                 self._rows = {}
             for key in missing:
                 result[key] = self._rows[key] = found.get(key)
         return result
 
-    def resolve_lines(self, lines: Sequence[LineRequest]) -> list[LineInput]:
-        """Find every line's product and build the pricing inputs."""
+    def resolve_lines(self, lines: Sequence[LineRequest], stamp: Stamp = None) -> list[LineInput]:
+        """Find every line's product and build the pricing inputs.
+
+        `stamp`: the catalog's, taken by the caller before (None: cache nothing).
+        """
         keyed = [self._key(line) for line in lines]
-        found = self._found([key for key, _ in keyed])
+        found = self._found([key for key, _ in keyed], keep=stamp is not None)
         return [
             _line_input(index, line, parsed, found[key])
             for index, (line, (key, parsed)) in enumerate(zip(lines, keyed, strict=True))
@@ -251,8 +260,8 @@ class BasketPricer:
         birthday: bool = False,
     ) -> tuple[list[LineInput], PricedBasket]:
         """Price a basket request on the server with the store's promotions and tax."""
-        _, promotions = self._versions()
-        inputs = self.resolve_lines(basket.lines)
+        stamp = self._stamp()
+        inputs = self.resolve_lines(basket.lines, stamp)
         priced = price_with_rules(
             BasketInput(
                 lines=tuple(inputs),
@@ -263,7 +272,7 @@ class BasketPricer:
                 tier=tier,
                 birthday=birthday,
             ),
-            await self.promotions.get(promotions),
+            await self.promotions.get(stamp),
             self.pricing.policy,
             self.pricing.tz,
         )

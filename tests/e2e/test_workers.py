@@ -34,15 +34,41 @@ def request(
 ) -> tuple[int, Any]:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        headers = {"Content-Type": "application/json"}
-        if token is not None:
-            headers["Authorization"] = f"Bearer {token}"
-        raw = None if body is None else json.dumps(body).encode()
-        conn.request(method, path, body=raw, headers=headers)
-        response = conn.getresponse()
-        return response.status, json.loads(response.read() or b"null")
+        return ask(conn, method, path, token, body)
     finally:
         conn.close()
+
+
+def ask(
+    conn: http.client.HTTPConnection,
+    method: str,
+    path: str,
+    token: str | None = None,
+    body: Any = None,
+) -> tuple[int, Any]:
+    """Send one request on a kept connection (so to the process that holds it)."""
+    headers = {"Content-Type": "application/json"}
+    if token is not None:
+        headers["Authorization"] = f"Bearer {token}"
+    raw = None if body is None else json.dumps(body).encode()
+    conn.request(method, path, body=raw, headers=headers)
+    response = conn.getresponse()
+    return response.status, json.loads(response.read() or b"null")
+
+
+def one_connection_per_process(port: int, processes: int) -> dict[int, http.client.HTTPConnection]:
+    """Open connections until one is held by each process; close the others."""
+    pinned: dict[int, http.client.HTTPConnection] = {}
+    for _ in range(50):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        pid = ask(conn, "GET", "/healthz")[1]["pid"]
+        if pid in pinned:
+            conn.close()
+        else:
+            pinned[pid] = conn
+        if len(pinned) == processes:
+            return pinned
+    raise AssertionError(f"only {len(pinned)} of {processes} processes took a connection")
 
 
 def wait_ready(port: int, child: subprocess.Popen[bytes], seconds: float = 30) -> dict[str, Any]:
@@ -71,7 +97,8 @@ def test_two_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
     config.write_text(render_toml(settings), encoding="utf-8")
     settings = load_settings(config, env={})
     rows, barcodes = catalog_rows()
-    tokens, manager = asyncio.run(_prepare(settings, rows))  # cashiers of T0..T2, a manager
+    # cashiers of T0..T2, a manager, a cashier whose token is revoked while cached
+    tokens, manager, doomed = asyncio.run(_prepare(settings, rows))
     env = {k: v for k, v in os.environ.items() if not k.startswith("EDGE_")}
     child = subprocess.Popen(
         [sys.executable, "-m", "edge", "serve", "--config", str(config)],
@@ -91,20 +118,29 @@ def test_two_workers_share_the_port_and_the_ledger(tmp_path: Path) -> None:
         kept = _kept_connections(port, 20)  # tills that keep their connections: spread evenly
         assert sorted(kept.values()) in ([10, 10], [9, 11]), kept
 
-        # a price change made through one process prices the next basket in both
+        # what each process keeps (products, who a token is) follows a change made through
+        # the other: the next basket has the new price, the next request of a revoked token
+        # is refused, in both
+        pinned = one_connection_per_process(port, 2)
+        basket = {"lines": [{"product": "BENCH0001"}]}
+        for conn in pinned.values():  # both price it and know the tokens: all of it is kept
+            status, priced = ask(conn, "POST", "/api/v1/baskets/price", tokens[1], basket)
+            assert (status, priced["subtotal"]) != (200, 4_321)
+            assert ask(conn, "GET", "/api/v1/products?limit=1", doomed)[0] == 200
         product = {
             "name_zh": "改价",
             "category": "drinks",
             "list_price": 4_321,
             "barcodes": [barcodes[0]],
         }
-        assert request(port, "PUT", "/api/v1/products/BENCH0001", manager, product)[0] == 200
-        for _ in range(10):
-            status, priced = request(
-                port, "POST", "/api/v1/baskets/price", tokens[1],
-                {"lines": [{"product": "BENCH0001"}]},
-            )  # fmt: skip
+        changer = next(iter(pinned.values()))
+        assert ask(changer, "PUT", "/api/v1/products/BENCH0001", manager, product)[0] == 200
+        assert ask(changer, "DELETE", "/api/v1/tokens/doomed", manager)[0] == 200
+        for conn in pinned.values():
+            status, priced = ask(conn, "POST", "/api/v1/baskets/price", tokens[1], basket)
             assert (status, priced["subtotal"]) == (200, 4_321)
+            assert ask(conn, "GET", "/api/v1/products?limit=1", doomed)[0] == 401
+            conn.close()
 
         def sell(n: int) -> tuple[int, Any]:
             body = sale_body(str(uuid.uuid4()), barcodes[n % 50 :])
@@ -158,14 +194,16 @@ def _kept_connections(port: int, count: int) -> dict[int, int]:
     return held
 
 
-async def _prepare(settings: Settings, rows: Any) -> tuple[list[str], str]:
-    """The bench store (catalog, tills T0..T2 open, cashier tokens) and a manager token."""
+async def _prepare(settings: Settings, rows: Any) -> tuple[list[str], str, str]:
+    """The bench store (catalog, tills T0..T2 open, cashier tokens), a manager token and a
+    cashier token named "doomed"."""
     tokens = await prepare_store(settings, rows)
     ledger = Ledger(settings.ledger_path, store_id=settings.store.id)
     await ledger.start()
     try:
         auth = Auth(ledger, settings.auth, store_pepper(settings), utc_clock)
         manager = await auth.create_token("office", "manager", None, Actor())
+        doomed = await auth.create_token("doomed", "cashier", "T1", Actor())
     finally:
         await ledger.stop()
-    return tokens, manager
+    return tokens, manager, doomed

@@ -301,6 +301,11 @@ async def test_a_revoked_token_and_an_unpaired_till_stop_working(
     csrf = await pair(client, "T01")
     as_manager(client)
     cashier_token = await client.server.app[AUTH].create_token("kiosk", "cashier", "K1", Actor())
+    for _ in range(2):  # the second time from what the first kept
+        alive = await client.get(
+            "/api/v1/products", headers={"Authorization": f"Bearer {cashier_token}"}
+        )
+        assert alive.status == 200
     revoked = await client.delete("/api/v1/tokens/kiosk")
     assert revoked.status == 200
     dead = await client.get(
@@ -315,6 +320,39 @@ async def test_a_revoked_token_and_an_unpaired_till_stop_working(
     assert gone.status == 200  # a normal answer for the UI: this browser must pair again
     assert await gone.json() == {"till": None, "staff": None, "name": None, "role": None,
                                  "permissions": [], "csrf": None}  # fmt: skip
+
+
+async def test_who_a_request_is_is_kept_only_while_it_holds(
+    make_client: Callable[..., Any], clock: FakeClock
+) -> None:
+    """The principal kept per credentials goes with an expiry, a sign-out or a kiosk change."""
+    client = await manager_client(make_client)
+    csrf = await pair(client, "T01")
+    as_till(client)
+    auth = client.server.app[AUTH]
+    device = client.session.cookie_jar.filter_cookies(client.make_url("/"))[TILL_COOKIE].value
+    assert auth.principal(bearer=None, device=device, session=None).kind == "till"
+
+    status, _ = await sign_in(client, csrf, "C01", "1470")
+    assert status == 200
+    for _ in range(2):  # the second answer comes from what the first kept
+        assert (await (await client.get("/api/v1/session")).json())["staff"] == "C01"
+    clock.advance(hours=12, seconds=1)  # the session's end: nothing else changed
+    assert (await (await client.get("/api/v1/session")).json())["staff"] is None
+
+    status, _ = await sign_in(client, csrf, "C01", "1470")
+    assert status == 200
+    assert (await (await client.get("/api/v1/session")).json())["staff"] == "C01"
+    out = await client.delete("/api/v1/session", headers={CSRF_HEADER: csrf})
+    assert out.status == 200
+    assert (await (await client.get("/api/v1/session")).json())["staff"] is None
+
+    # the browser with nobody signed in was kept as a till: it becomes a kiosk's
+    assert auth.principal(bearer=None, device=device, session=None).kind == "till"
+    as_manager(client)
+    made = await client.post("/api/v1/devices", json={"id": "T01", "type": "kiosk"})
+    assert made.status == 201, await made.text()
+    assert auth.principal(bearer=None, device=device, session=None).kind == "kiosk"
 
 
 async def test_a_badge_signs_in_and_an_unknown_badge_gets_the_same_refusal(

@@ -39,9 +39,17 @@ class ProjectionSet:
             raise ValueError("projector names and tables must be unique")
         self.projectors = tuple(projectors)
         self._by_type: dict[str, list[Handler]] = {}
-        for projector in projectors:
+        owners: dict[str, list[int]] = {}
+        for index, projector in enumerate(projectors):
             for event_type, handler in projector.handlers.items():
                 self._by_type.setdefault(event_type, []).append(handler)
+                owners.setdefault(event_type, []).append(index)
+        # event type -> the indexes (in `projectors`) of the projections it changes
+        self.changed_by: dict[str, tuple[int, ...]] = {k: tuple(v) for k, v in owners.items()}
+
+    def names(self) -> list[str]:
+        """Return the projector names, in projector order."""
+        return [p.name for p in self.projectors]
 
     def apply(self, conn: sqlite3.Connection, event: Event) -> None:
         """Apply one event to every projection that handles its type."""
