@@ -50,11 +50,6 @@ class ChangeStamps:
         self._map: mmap.mmap | None = None
         self._words: memoryview | None = None
 
-    @property
-    def opened(self) -> bool:
-        """Tell whether the file is mapped (a ledger that was never started has no stamps)."""
-        return self._words is not None
-
     def open(self) -> None:
         """Map the file, creating it or growing it to one word per projection."""
         if self._map is not None:
