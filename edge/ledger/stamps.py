@@ -25,10 +25,15 @@ from __future__ import annotations
 
 import mmap
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
+from typing import Generic, TypeVar
 
 _SLOT = 8  # bytes per stamp: an aligned 64-bit word, written and read whole
+
+Stamp = tuple[int, ...] | None  # the stamps of some projections; None: keep nothing now
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 
 
 def stamps_path(ledger: Path) -> Path:
@@ -77,7 +82,7 @@ class ChangeStamps:
         """Return the slots of these projections (KeyError for a name no projector has)."""
         return tuple(self._index[name] for name in names)
 
-    def read(self, names: tuple[str, ...]) -> tuple[int, ...] | None:
+    def read(self, names: tuple[str, ...]) -> Stamp:
         """Return the stamps of these projections, or None while one of them is changing.
 
         None too when the stamps are not mapped: then nothing may be cached.
@@ -115,3 +120,50 @@ class ChangeStamps:
         if self._words is None:
             raise RuntimeError(f"the change stamps {self.path} are not open")
         return self._words
+
+
+class StampedCache(Generic[K, V]):
+    """Values read from some projections, kept while those projections' stamps stay the same.
+
+    The one way caches follow the ledger: `stamp()` first (it forgets what was kept under
+    other stamps), then the lookups (`get`, `known`), then the database for what was not
+    there, and `keep` under the stamp taken before that read. Past `limit` values the cache
+    starts again empty.
+    """
+
+    def __init__(self, stamps: ChangeStamps, names: tuple[str, ...], limit: int) -> None:
+        """Follow the projections `names` of `stamps`; nothing is kept yet."""
+        self._stamps = stamps
+        self._names = names
+        self._limit = limit
+        self._values: dict[K, V] = {}
+        self._stamp: Stamp = None
+
+    def stamp(self) -> Stamp:
+        """Take the stamps now, before reading the database; forget values kept under others.
+
+        None while one of the projections is being committed: nothing read now may be kept.
+        """
+        stamp = self._stamps.read(self._names)
+        if stamp is None or stamp != self._stamp:
+            if self._values:
+                self._values = {}
+            self._stamp = stamp
+        return stamp
+
+    def get(self, key: K) -> V | None:
+        """Return the value kept for `key`, or None."""
+        return self._values.get(key)
+
+    def known(self, keys: Iterable[K]) -> dict[K, V]:
+        """Return the values kept for those of `keys` that have one."""
+        values = self._values
+        return {key: values[key] for key in keys if key in values}
+
+    def keep(self, stamp: Stamp, key: K, value: V) -> None:
+        """Keep a value read after `stamp` was taken, unless the stamps have moved since."""
+        if stamp is None or stamp != self._stamp:
+            return
+        if len(self._values) >= self._limit:
+            self._values = {}
+        self._values[key] = value

@@ -41,6 +41,7 @@ from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
 from edge.ledger.projections.devices import DEVICES
 from edge.ledger.projections.staff import STAFF
+from edge.ledger.stamps import Stamp, StampedCache
 from edge.services.catalog import Actor
 from edge.settings import AuthSettings, Settings
 
@@ -189,7 +190,7 @@ def _iso(moment: datetime) -> str:
 
 
 _Credentials = tuple[str | None, str | None, str | None]  # bearer, device, session
-_Resolved = tuple["Principal", datetime | None, tuple[int, ...] | None]  # until, devices' stamp
+_Resolved = tuple["Principal", datetime | None, Stamp]  # until when, the devices' stamp
 
 
 class Auth:
@@ -213,8 +214,9 @@ class Auth:
         # a hash to compare against when the staff id is unknown: same work, same answer
         self._decoy_salt = new_salt()
         # credentials -> what they resolved to, under the staff projection's stamp (principal)
-        self._known: dict[_Credentials, _Resolved] = {}
-        self._known_stamp: tuple[int, ...] | None = None
+        self._known: StampedCache[_Credentials, _Resolved] = StampedCache(
+            ledger.stamps, _STAFF, limit=PRINCIPALS_KEPT
+        )
 
     def digest(self, secret: str) -> str:
         """Return the keyed digest a token, code or badge is stored and looked up as."""
@@ -435,10 +437,7 @@ class Auth:
         Credentials that resolve to nobody are not kept.
         """
         stamps = self.ledger.stamps
-        stamp = stamps.read(_STAFF)
-        if stamp is None or stamp != self._known_stamp:
-            self._known = {}
-            self._known_stamp = stamp
+        stamp = self._known.stamp()
         key = (bearer, device, session)
         known = self._known.get(key)
         if known is not None:
@@ -449,15 +448,13 @@ class Auth:
                 return kept
         devices = None if bearer is not None else stamps.read(_DEVICES)  # before the reads
         principal, expires = self._resolve(bearer, device, session)
-        if principal is None or stamp is None:
+        if principal is None:
             return principal
         if principal.kind in {"staff", "token"}:
             devices = None  # which tills are kiosks does not change who they are
         elif devices is None:  # a change to the devices is being committed: keep nothing
             return principal
-        if len(self._known) >= PRINCIPALS_KEPT:
-            self._known = {}
-        self._known[key] = (principal, expires, devices)
+        self._known.keep(stamp, key, (principal, expires, devices))
         return principal
 
     def _resolve(

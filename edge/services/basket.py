@@ -23,6 +23,7 @@ from edge.domain.tax import TaxPolicy
 from edge.domain.values import value
 from edge.ledger.ledger import Ledger
 from edge.ledger.projections.catalog import CATALOG
+from edge.ledger.stamps import StampedCache
 
 _COLUMNS = (
     "p.id, p.name_zh, p.name_en, p.category, p.tax_class, p.list_price, p.member_price,"
@@ -68,10 +69,9 @@ class _Key(NamedTuple):
     value: str
 
 
-# products, barcodes and promotions are the catalog projection's: a cache is good while its
-# change stamp stays the one the cache was filled under, whichever process made the change
+# products, barcodes and promotions are the catalog projection's: what was read of them is
+# good while its change stamp stays the same, whichever process made the change
 _CATALOG = (CATALOG.name,)
-Stamp = tuple[int, ...] | None
 
 
 class PromotionCache:
@@ -80,21 +80,21 @@ class PromotionCache:
     def __init__(self, ledger: Ledger) -> None:
         """Remember the ledger; nothing is read until first use."""
         self._ledger = ledger
-        self._promotions: tuple[Promotion, ...] = ()
-        self._stamp: Stamp = None
+        self._kept: StampedCache[str, tuple[Promotion, ...]] = StampedCache(
+            ledger.stamps, _CATALOG, limit=1
+        )
 
-    async def get(self, stamp: Stamp) -> tuple[Promotion, ...]:
-        """Return the active promotions as of `stamp` (None: read them, keep nothing)."""
-        if stamp is not None and stamp == self._stamp:
-            return self._promotions
+    async def get(self) -> tuple[Promotion, ...]:
+        """Return the active promotions (one query after each change of the catalog)."""
+        stamp = self._kept.stamp()
+        kept = self._kept.get("active")
+        if kept is not None:
+            return kept
         rows = await self._ledger.reader.fetch_all(
             "SELECT data FROM promotions WHERE active = 1 ORDER BY id"
         )
-        # read after `stamp` was taken: if a change came in between, the stamp has moved on
-        # and the next call reads again
         promotions = tuple(Promotion.from_data(json.loads(row[0])) for row in rows)
-        if stamp is not None:
-            self._promotions, self._stamp = promotions, stamp
+        self._kept.keep(stamp, "active", promotions)
         return promotions
 
 
@@ -196,17 +196,10 @@ class BasketPricer:
         self.ledger = ledger
         self.pricing = pricing
         self.promotions = PromotionCache(ledger)
-        self._rows: dict[_Key, tuple[Any, ...] | None] = {}
-        self._rows_stamp: Stamp = None
+        self._rows: StampedCache[_Key, tuple[Any, ...] | None] = StampedCache(
+            ledger.stamps, _CATALOG, limit=self.LIMIT
+        )
         self._codes: dict[str, tuple[_Key, ParsedBarcode | None]] = {}
-
-    def _stamp(self) -> Stamp:
-        """Return the catalog's change stamp; drop the products cached under another one."""
-        stamp = self.ledger.stamps.read(_CATALOG)
-        if stamp is None or stamp != self._rows_stamp:
-            self._rows = {}
-            self._rows_stamp = stamp
-        return stamp
 
     def _key(self, line: LineRequest) -> tuple[_Key, ParsedBarcode | None]:
         """Return a line's lookup key, parsing each distinct code once."""
@@ -220,31 +213,22 @@ class BasketPricer:
             self._codes[line.code] = known
         return known
 
-    def _found(self, keys: list[_Key], keep: bool) -> dict[_Key, tuple[Any, ...] | None]:
-        """Return the product row (or None) of each key, querying only keys not cached.
-
-        `keep=False` (the catalog is changing): what was queried is not cached.
-        """
-        cached = self._rows
-        result = {key: cached[key] for key in keys if key in cached}
+    def _found(self, keys: list[_Key]) -> dict[_Key, tuple[Any, ...] | None]:
+        """Return the product row (or None) of each key, querying only keys not kept."""
+        stamp = self._rows.stamp()
+        result = self._rows.known(keys)
         missing = set(keys).difference(result)
         if missing:
             found = _products(self.ledger, missing)
-            if not keep:
-                return result | {key: found.get(key) for key in missing}
-            if len(cached) + len(missing) > self.LIMIT:
-                self._rows = {}
             for key in missing:
-                result[key] = self._rows[key] = found.get(key)
+                result[key] = found.get(key)
+                self._rows.keep(stamp, key, result[key])
         return result
 
-    def resolve_lines(self, lines: Sequence[LineRequest], stamp: Stamp = None) -> list[LineInput]:
-        """Find every line's product and build the pricing inputs.
-
-        `stamp`: the catalog's, taken by the caller before (None: cache nothing).
-        """
+    def resolve_lines(self, lines: Sequence[LineRequest]) -> list[LineInput]:
+        """Find every line's product and build the pricing inputs."""
         keyed = [self._key(line) for line in lines]
-        found = self._found([key for key, _ in keyed], keep=stamp is not None)
+        found = self._found([key for key, _ in keyed])
         return [
             _line_input(index, line, parsed, found[key])
             for index, (line, (key, parsed)) in enumerate(zip(lines, keyed, strict=True))
@@ -260,8 +244,7 @@ class BasketPricer:
         birthday: bool = False,
     ) -> tuple[list[LineInput], PricedBasket]:
         """Price a basket request on the server with the store's promotions and tax."""
-        stamp = self._stamp()
-        inputs = self.resolve_lines(basket.lines, stamp)
+        inputs = self.resolve_lines(basket.lines)
         priced = price_with_rules(
             BasketInput(
                 lines=tuple(inputs),
@@ -272,7 +255,7 @@ class BasketPricer:
                 tier=tier,
                 birthday=birthday,
             ),
-            await self.promotions.get(stamp),
+            await self.promotions.get(),
             self.pricing.policy,
             self.pricing.tz,
         )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge.ledger.ledger import Ledger
-from edge.ledger.stamps import ChangeStamps, stamps_path
+from edge.ledger.stamps import ChangeStamps, StampedCache, stamps_path
 from tests.conftest import COUNTERS, TEST_PROJECTORS, add_counter
 
 NAMES = ("catalog", "staff", "devices")
@@ -78,6 +78,42 @@ def test_unknown_names_and_unmapped_writes_are_refused(tmp_path: Path) -> None:
         stamps.close()
     with pytest.raises(ValueError, match="unique"):
         ChangeStamps(tmp_path / "t", ("a", "a"))
+
+
+def test_a_stamped_cache_keeps_values_only_under_the_stamp_they_were_read_after(
+    tmp_path: Path,
+) -> None:
+    stamps = ChangeStamps(tmp_path / "ledger.db.stamps", NAMES)
+    stamps.open()
+    try:
+        cache: StampedCache[str, int] = StampedCache(stamps, ("catalog",), limit=2)
+        catalog, staff = stamps.slots(["catalog"]), stamps.slots(["staff"])
+        taken = cache.stamp()
+        cache.keep(taken, "a", 1)
+        assert (cache.stamp(), cache.get("a")) == (taken, 1)
+        stamps.changing(staff)  # another projection's change is not this cache's
+        stamps.changed(staff)
+        cache.stamp()
+        assert cache.get("a") == 1
+
+        taken = cache.stamp()
+        stamps.changing(catalog)  # changed between the stamp and the database read
+        stamps.changed(catalog)
+        cache.keep(taken, "b", 2)  # read under the old stamp: refused
+        assert cache.stamp() != taken and cache.known(["a", "b"]) == {}
+
+        stamps.changing(catalog)  # a COMMIT under way: nothing read now is kept
+        assert cache.stamp() is None
+        cache.keep(None, "c", 3)
+        assert cache.get("c") is None
+        stamps.changed(catalog)
+
+        taken = cache.stamp()
+        for key, number in (("x", 1), ("y", 2), ("z", 3)):
+            cache.keep(taken, key, number)
+        assert cache.known(["x", "y", "z"]) == {"z": 3}  # past its limit it started again
+    finally:
+        stamps.close()
 
 
 async def test_a_commit_moves_the_stamps_of_the_projections_it_changed(
