@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar, overload
 
 from edge.ledger.errors import NotInitializedError, WrongStoreError
 from edge.ledger.journal import Clock
@@ -21,6 +21,7 @@ from edge.ledger.verify import VerifyResult, verify_file
 from edge.ledger.writer import DEFAULT_MAX_GROUP, Command, LedgerWriter, Listener
 
 T = TypeVar("T")
+U = TypeVar("U")
 
 STORE_INITIALIZED = "store.initialized"
 
@@ -97,13 +98,30 @@ class Ledger:
         await self.reader.stop()
         await self.writer.stop()
 
-    async def submit(self, command: Command[T], *, offload: bool = False) -> T:
+    @overload
+    async def submit(self, command: Command[T], *, offload: bool = False) -> T: ...
+
+    @overload
+    async def submit(
+        self, command: Command[T], *, offload: bool = False, then: Callable[[T], U]
+    ) -> U: ...
+
+    async def submit(
+        self,
+        command: Command[T],
+        *,
+        offload: bool = False,
+        then: Callable[[Any], Any] | None = None,
+    ) -> Any:
         """Run a command in the next group commit and return its result once durable.
 
         Commands run on the event loop's thread; `offload=True` runs a long one (and its
-        group) on the writer thread so the loop is never held up by it.
+        group) on the writer thread so the loop is never held up by it. `then(result)` runs
+        while the COMMIT waits for the disk and its value is returned instead, once durable.
         """
-        return await self.writer.submit(command, offload=offload)
+        if then is None:
+            return await self.writer.submit(command, offload=offload)
+        return await self.writer.submit(command, offload=offload, then=then)
 
     def pump(self) -> None:
         """Run now a group that waited for its turn on the shared ledger (see LedgerWriter)."""

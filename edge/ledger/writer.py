@@ -11,7 +11,10 @@ the writer's own thread; the loop serves other requests meanwhile and the next g
 Running the statements on another thread would cost a hand-over of the interpreter lock for
 every statement, which under load costs more than the statements themselves. A command
 submitted with `offload=True` (an import chunk, anything long) runs with its whole group on
-the writer thread instead, so it never holds up the loop.
+the writer thread instead, so it never holds up the loop. A caller with work to do on its
+command's result before answering (building its HTTP answer) passes that work as `then`: it
+runs on the loop while the COMMIT waits for the disk, and what it returns reaches the caller
+only once the COMMIT returned, so nothing built from a result not yet durable leaves early.
 
 Shared mode (`shared=True`) lets the server's worker processes each run a writer on the same
 file: a group first takes the ledger's group lock (an flock beside the database, taken on the
@@ -41,10 +44,15 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, TypeVar, overload
 
 from edge.ledger.checkpoint import Checkpointer
-from edge.ledger.errors import LedgerClosedError, LedgerCommitError, LedgerError
+from edge.ledger.errors import (
+    AnswerFailedError,
+    LedgerClosedError,
+    LedgerCommitError,
+    LedgerError,
+)
 from edge.ledger.journal import ChainState, Clock, Tx, journal_tail, recorded_head
 from edge.ledger.lock import WriterLock, acquire_writer_lock, lock_path
 from edge.ledger.maintenance import rebuild_projections
@@ -54,7 +62,9 @@ from edge.ledger.stamps import ChangeStamps, stamps_path
 from edge.protocol.chain import Event
 
 T = TypeVar("T")
+U = TypeVar("U")
 Command = Callable[[Tx], T]
+Then = Callable[[Any], Any]
 Listener = Callable[[list[Event]], None]
 
 log = logging.getLogger(__name__)
@@ -106,25 +116,43 @@ class _Failed:
         self.error = error
 
 
-_Item = tuple[Command[Any], "asyncio.Future[Any]", bool]
+# command, its caller's future, offload, then
+_Item = tuple[Command[Any], "asyncio.Future[Any]", bool, Then | None]
 _Done = tuple[list[object], list[Event]]
 
 
 def _commands(group: list[_Item]) -> list[Command[Any]]:
     """Return a group's commands, in order."""
-    return [command for command, _, _ in group]
+    return [item[0] for item in group]
+
+
+def _answers(group: list[_Item], outcomes: list[object]) -> list[object]:
+    """Return what each caller gets once the group is durable: its `then` applied to its outcome.
+
+    A `then` that raises gives its caller `AnswerFailedError` (the command was recorded).
+    """
+    answers = list(outcomes)
+    for index, (item, outcome) in enumerate(zip(group, outcomes, strict=True)):
+        then = item[3]
+        if then is not None and not isinstance(outcome, _Failed):
+            try:
+                answers[index] = then(outcome)
+            except Exception as err:  # noqa: BLE001 - the caller's own error, given to it
+                answers[index] = _Failed(AnswerFailedError(err))
+    return answers
 
 
 class _Staged:
     """Shared mode: a group waiting for its lock, then for its COMMIT."""
 
-    __slots__ = ("commit", "items", "locked")
+    __slots__ = ("commit", "items", "locked", "ran")
 
     def __init__(self, items: list[_Item]) -> None:
         """Hold the group's items (grown in place when it runs); nothing is locked yet."""
         self.items = items
         self.locked = False  # set on the writer thread once the lock and transaction are held
         self.commit: asyncio.Future[_Done] | None = None  # the COMMIT, once the commands ran
+        self.ran: list[object] | None = None  # the commands' outcomes, once they ran
 
 
 class LedgerWriter:
@@ -209,17 +237,30 @@ class LedgerWriter:
             self._thread.shutdown(wait=True)
             self._thread = None
 
-    async def submit(self, command: Command[T], *, offload: bool = False) -> T:
+    @overload
+    async def submit(self, command: Command[T], *, offload: bool = False) -> T: ...
+
+    @overload
+    async def submit(
+        self, command: Command[T], *, offload: bool = False, then: Callable[[T], U]
+    ) -> U: ...
+
+    async def submit(
+        self, command: Command[T], *, offload: bool = False, then: Then | None = None
+    ) -> Any:
         """Run `command` in the next group; return its result once its COMMIT returned.
 
         `offload=True` runs the command's group on the writer thread (for long commands).
+        `then(result)` runs on the loop once the command ran, while its COMMIT is under way;
+        what it returns is returned instead of the result, after the COMMIT (an error of the
+        COMMIT is raised instead, as without `then`; an error of `then` as AnswerFailedError).
         """
         if self._closing or self._task is None:
             raise LedgerClosedError("the ledger writer is not running")
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending.append((command, future, offload))
+        self._pending.append((command, future, offload, then))
         self._wakeup.set()
-        return cast(T, await future)
+        return await future
 
     async def _drain(self) -> None:
         """Take every pending command, commit them as one group, resolve the callers."""
@@ -238,8 +279,9 @@ class LedgerWriter:
                 continue
             committed: list[Event] = []
             head_before = self._chain.snapshot()
+            answers: list[object] | None = None  # the `then`s applied, while the COMMIT runs
             try:
-                if any(offload for _, _, offload in group):
+                if any(item[2] for item in group):
                     outcomes, committed = await loop.run_in_executor(
                         self._thread, self._commit_group, _commands(group)
                     )
@@ -257,23 +299,30 @@ class LedgerWriter:
                     finally:
                         self._staged = None
                     assert staged.commit is not None  # noqa: S101 - _run_staged started it
+                    if staged.ran is not None:
+                        answers = _answers(group, staged.ran)
                     outcomes, committed = await staged.commit
                 else:
                     ran, start = self._run_commands(_commands(group))
-                    outcomes, committed = await loop.run_in_executor(
-                        self._thread, self._commit, ran, start
-                    )
+                    commit = loop.run_in_executor(self._thread, self._commit, ran, start)
+                    answers = _answers(group, ran)
+                    outcomes, committed = await commit
             except Exception as err:  # the writer itself failed: nobody's work is known
                 log.exception("ledger writer group failed")
                 await loop.run_in_executor(self._thread, self._abandon, head_before)
                 outcomes = [_Failed(LedgerCommitError(f"ledger write failed: {err}"))] * len(group)
-            for (_, future, _), outcome in zip(group, outcomes, strict=True):
+            if answers is None:
+                answers = _answers(group, outcomes)
+            for item, outcome, answer in zip(group, outcomes, answers, strict=True):
+                future = item[1]
                 if future.done():
                     continue
-                if isinstance(outcome, _Failed):
+                if isinstance(outcome, _Failed):  # the COMMIT's failure wins over any answer
                     future.set_exception(outcome.error)
+                elif isinstance(answer, _Failed):
+                    future.set_exception(answer.error)
                 else:
-                    future.set_result(outcome)
+                    future.set_result(answer)
             if committed:
                 self.checkpointer.committed()
                 self._tell(committed)
@@ -298,6 +347,7 @@ class LedgerWriter:
         self._take(staged.items, offloaded=False)  # what came while it waited for the lock
         try:
             ran, start = self._run_commands(_commands(staged.items))
+            staged.ran = ran
         except Exception as err:  # noqa: BLE001 - the drain handles it, not pump()'s caller
             staged.commit = loop.create_future()
             staged.commit.set_exception(err)

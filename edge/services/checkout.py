@@ -15,7 +15,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from edge.domain.errors import Conflict, DomainError, InvalidInput, NotFound
 from edge.domain.payments import Authorization, PaymentProvider, PaymentRequest
@@ -24,6 +24,7 @@ from edge.domain.pricing import Discount, LineInput, PricedBasket, PricedLine
 from edge.domain.rounding import CashRoundingMode
 from edge.domain.tenders import ELECTRONIC, EXCHANGE, TenderInput, TenderPlan, plan_tenders
 from edge.domain.values import value
+from edge.ledger.errors import AnswerFailedError
 from edge.ledger.journal import COLUMNS, Tx, row_to_event
 from edge.ledger.ledger import Ledger
 from edge.protocol.chain import Event, PreparedData, canonical_bytes, prepare_data
@@ -98,6 +99,14 @@ class SaleRecord:
     event: Event
     replayed: bool
     data_json: str | None = None
+
+
+R = TypeVar("R")
+
+
+def _itself(record: SaleRecord) -> SaleRecord:
+    """Return the record (the answer of `complete_sale`)."""
+    return record
 
 
 def fingerprint(body: Mapping[str, Any]) -> str:
@@ -271,15 +280,25 @@ class Checkout:
 
     async def complete_sale(self, request: SaleRequest) -> SaleRecord:
         """Price, pay and record a sale exactly once per client id."""
+        return await self.complete_sale_then(request, _itself)
+
+    async def complete_sale_then(self, request: SaleRequest, then: Callable[[SaleRecord], R]) -> R:
+        """Complete a sale (as `complete_sale`) and return `then(record)`.
+
+        A new sale's `then` runs while its COMMIT waits for the disk (the caller's answer is
+        built meanwhile) and its value comes back only once the sale is durable.
+        """
         electronic = [t for t in request.tenders if t.kind in ELECTRONIC]
         if electronic:  # a retry must not reach the terminal again
             done = await self.recorded(request.id)
             if done is not None:
-                return await self._replay(request, *done)
+                return then(await self._replay(request, *done))
         prepared = await self.prepare(request)
         self.ledger.pump()  # pricing took a while: a group whose turn came runs first
         try:
-            return await self.ledger.submit(lambda tx: self.record(tx, prepared))
+            return await self.ledger.submit(lambda tx: self.record(tx, prepared), then=then)
+        except AnswerFailedError as err:  # recorded: the payments stay, only the answer failed
+            raise err.error from err
         except BaseException:
             await self.release(prepared)
             raise

@@ -346,9 +346,12 @@ async def create_sale(request: web.Request) -> web.Response:
         fingerprint=fingerprint(body),  # the body as sent: a retry matches whatever it weighs
         actor=actor(request),
     )
-    record = await request.app[CHECKOUT].complete_sale(sale)
-    headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
-    response = sale_response(request, record, status=201, headers=headers)
+
+    def answer(record: SaleRecord) -> web.Response:  # built while the sale's COMMIT runs
+        headers = {"Idempotent-Replayed": "true"} if record.replayed else {}
+        return sale_response(request, record, status=201, headers=headers)
+
+    response = await request.app[CHECKOUT].complete_sale_then(sale, answer)
     request.app[METRICS].sale_seconds.observe(perf_counter() - started)
     return response
 

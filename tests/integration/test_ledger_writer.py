@@ -9,6 +9,7 @@ import json
 import os
 import random
 import sqlite3
+import threading
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ import pytest
 
 from edge.ledger.checkpoint import CATCH_UP_PAGES, Checkpointer
 from edge.ledger.errors import (
+    AnswerFailedError,
     LedgerClosedError,
     LedgerCommitError,
     NotInitializedError,
@@ -170,6 +172,97 @@ async def test_failed_commit_fails_the_whole_group_and_writes_nothing(
     assert names == {"after"}
     assert verify_chain(conn).ok
     assert head[0] + 1 == conn.execute("SELECT max(seq) FROM journal").fetchone()[0]
+
+
+def _hold_commits(ledger: Ledger) -> threading.Event:
+    """Make the writer's COMMITs wait (on its thread) until the returned event is set."""
+    gate = threading.Event()
+    writer = ledger.writer
+    commit = writer._commit
+
+    def held(*args: object) -> object:
+        assert gate.wait(10), "the test never let the COMMIT go"
+        return commit(*args)  # type: ignore[arg-type]
+
+    writer._commit = held  # type: ignore[method-assign]
+    return gate
+
+
+@pytest.mark.parametrize("shared", [False, True])
+async def test_then_runs_while_the_commit_waits_and_answers_after_it(
+    ledger_path: Path, shared: bool
+) -> None:
+    """`then` works on the result during the COMMIT; its value comes only after the COMMIT."""
+    ledger = Ledger(
+        ledger_path, projectors=TEST_PROJECTORS, require_initialized=False, shared=shared
+    )
+    await ledger.start()
+    try:
+        await ledger.submit(init_command)
+        gate = _hold_commits(ledger)
+        built: list[list[int]] = []
+
+        def then(seqs: list[int]) -> str:
+            built.append(seqs)
+            return f"answer for {seqs}"
+
+        pending = asyncio.ensure_future(ledger.submit(add_counter("a", 1), then=then))
+        plain = asyncio.ensure_future(ledger.submit(add_counter("b", 1)))
+        deadline = time.monotonic() + 5
+        while not built:  # the COMMIT is held: only a `then` run before it ends gets here
+            assert time.monotonic() < deadline, "then did not run while the COMMIT waited"
+            await asyncio.sleep(0.001)
+        assert built == [[2]]
+        await asyncio.sleep(0.05)
+        assert not pending.done() and not plain.done()  # nobody is answered before durability
+        observer = raw(ledger_path)
+        assert observer.execute("SELECT count(*) FROM journal").fetchone()[0] == 1
+        gate.set()
+        assert await pending == "answer for [2]"
+        assert await plain == [3]
+        assert observer.execute("SELECT count(*) FROM journal").fetchone()[0] == 3
+    finally:
+        await ledger.stop()
+
+
+async def test_a_failed_commit_withholds_what_then_built(ledger_path: Path) -> None:
+    fk = Projector(
+        name="test_fk",
+        version=1,
+        tables=("fk_child", "fk_parent"),
+        ddl="""
+        CREATE TABLE fk_parent (id TEXT PRIMARY KEY);
+        CREATE TABLE fk_child (parent TEXT REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED);
+        """,
+    )
+    ledger = Ledger(ledger_path, projectors=(*TEST_PROJECTORS, fk), require_initialized=False)
+    await ledger.start()
+    try:
+        await ledger.submit(init_command)
+        built: list[object] = []
+        group = [
+            asyncio.create_task(ledger.submit(add_counter("a", 1), then=built.append)),
+            asyncio.create_task(ledger.submit(_deferred_fk_violation)),
+        ]
+        outcomes = await asyncio.gather(*group, return_exceptions=True)
+        assert built == [[2]]  # it ran during the COMMIT...
+        assert all(isinstance(o, LedgerCommitError) for o in outcomes)  # ...and stayed unsaid
+    finally:
+        await ledger.stop()
+    assert raw(ledger_path).execute("SELECT count(*) FROM journal").fetchone()[0] == 1
+
+
+async def test_a_failing_then_is_told_apart_from_a_failing_command(ledger: Ledger) -> None:
+    def then(seqs: list[int]) -> None:
+        raise KeyError("no such template")
+
+    with pytest.raises(AnswerFailedError) as failed:
+        await ledger.submit(add_counter("kept", 2), then=then)
+    assert isinstance(failed.value.error, KeyError)
+    with pytest.raises(ValueError, match="refused"):  # a failing command: its own error
+        await ledger.submit(add_counter("gone", 1, fail=True), then=then)
+    rows = await ledger.reader.fetch_all("SELECT name, total FROM counters")
+    assert rows == [("kept", 2)]  # the command of the failing `then` was recorded
 
 
 async def test_reopen_continues_the_chain(ledger_path: Path) -> None:

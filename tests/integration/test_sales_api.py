@@ -18,6 +18,7 @@ from edge.protocol.receipt import check_document
 from edge.services.catalog import Actor
 from edge.services.payments import APPROVE_CARD, DECLINE_CARD, SimulatedTerminal
 from edge.settings import MemberSettings, PointsSettings, Settings
+from edge.web import sales as sales_web
 from edge.web.keys import AUTH, LEDGER
 from tests.integration.checkout_store import (
     MEMBER,
@@ -122,6 +123,31 @@ async def test_retry_returns_the_same_sale_and_charges_once(
         assert await response.json() == first
     assert head(client) == length
     assert terminal.calls == 1
+
+
+async def test_a_sale_whose_answer_failed_is_kept_and_its_retry_answers(
+    client: TestClient, terminal: SimulatedTerminal, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The answer is built while the sale commits; if building it fails, the sale stands."""
+    real = sales_web.sale_response
+    calls: list[int] = []
+
+    def broken_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("answer template broken")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(sales_web, "sale_response", broken_once)
+    body = full_sale(new_id())
+    length = head(client)
+    response = await client.post("/api/v1/sales", json=body)
+    assert response.status == 500
+    assert head(client) > length  # recorded, durable
+    assert terminal.reversed == set()  # the card payment of a recorded sale is not reversed
+    status, sale = await post_sale(client, body)
+    assert status == 201 and sale["id"] == body["id"]
+    assert terminal.calls == 1  # the retry is the recorded sale, charged once
 
 
 async def test_concurrent_duplicates_record_one_sale(client: TestClient) -> None:
