@@ -1,7 +1,8 @@
 """Receipts: the printable document of a sale and the shopper's HTML e-receipt.
 
-The e-receipt lives at `/r/{token}` where the token is 128 random bits made when the sale was
-recorded: a shopper holding one receipt cannot find another by counting.
+The e-receipt lives at `/r/{token}` where the token holds 128 random bits made when the sale
+was recorded (after its receipt number): a shopper holding one receipt cannot find another by
+counting.
 """
 
 from __future__ import annotations

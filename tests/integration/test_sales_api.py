@@ -266,7 +266,12 @@ async def test_e_receipt_by_token_and_receipt_document(client: TestClient) -> No
     status, sale = await post_sale(client, full_sale(new_id()))
     assert status == 201
     path = "/r/" + sale["e_receipt_url"].split("/r/")[1]
-    assert len(path) > len("/r/") + 20  # 128 random bits, not a counter
+    token = path[len("/r/") :]
+    second = (await post_sale(client, full_sale(new_id())))[1]
+    later = second["e_receipt_url"].split("/r/")[1]
+    for sold, its in ((sale, token), (second, later)):  # the receipt number, then 128 bits
+        assert its[:8] == f"{int(sold['receipt'].rsplit('-', 1)[1]):08x}" and len(its) == 30
+    assert token < later and token[8:] != later[8:]  # in receipt order, not a counter
     page = await client.get(path + "?lang=en")
     text = await page.text()
     assert page.status == 200 and page.content_type == "text/html"
