@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 
 from playwright.async_api import Page, expect
 
@@ -98,6 +99,10 @@ async def test_a_cashier_sells_pays_split_and_returns_part(store: Store, pages: 
     sale = await store.api("GET", f"/api/v1/receipts/{receipt}")
     assert sale["total"] == 1760 and sale["change"] == 240 and sale["member"] == "M0001"
     assert sale["till"] == "T01" and sale["staff"] == "C01"
+    # the till made the sale's id: a UUID version 7 of about now (it sorts after earlier ones)
+    made = int(sale["id"].replace("-", "")[:12], 16) / 1000
+    assert sale["id"][14] == "7" and sale["id"][19] in "89ab", sale["id"]
+    assert abs(made - time.time()) < 600, sale["id"]
     assert [(line["product"], line["quantity"], line["grams"]) for line in sale["lines"]] == [
         ("COKE330", 1, None),
         ("MILK1L", 1, None),

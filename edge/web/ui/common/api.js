@@ -73,7 +73,22 @@ export async function apiText(path) {
   return text;
 }
 
-/** Return a new random UUID (a sale's client-generated id, SPEC 2.4). */
+/**
+ * Return a new client-generated id (SPEC 2.4): a UUID version 7, the time in milliseconds
+ * then 74 random bits. Ids made one after the other sort one after the other, so the store's
+ * ledger adds each sale at the end of its index of sale ids instead of on a random page of an
+ * index that grows with every sale.
+ */
 export function newId() {
-  return crypto.randomUUID();
+  const bytes = crypto.getRandomValues(new Uint8Array(16));
+  let time = Date.now();
+  for (let i = 5; i >= 0; i -= 1) {
+    bytes[i] = time % 256;
+    time = Math.floor(time / 256);
+  }
+  bytes[6] = (bytes[6] & 0x0f) | 0x70; // version 7
+  bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 9562 variant
+  const hex = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  return [hex.slice(0, 8), hex.slice(8, 12), hex.slice(12, 16), hex.slice(16, 20), hex.slice(20)]
+    .join("-");
 }
