@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 BUSY_TIMEOUT_MS = 10_000
 # page cache per connection: the writer keeps the indexes a sale touches in memory
@@ -51,14 +52,35 @@ MIGRATIONS: tuple[str, ...] = (
 )
 
 
+class LedgerConnection(sqlite3.Connection):
+    """A ledger connection with `memo`: what projections keep about it between statements.
+
+    (A plain sqlite3 connection takes no attributes; projections that find no `memo` on a
+    connection ask the database every time.)
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Open the connection with an empty memo."""
+        super().__init__(*args, **kwargs)
+        self.memo: dict[str, Any] = {}
+
+
 def connect(path: Path | str, *, read_only: bool = False) -> sqlite3.Connection:
     """Open a ledger connection with the ledger's pragmas; explicit transactions only."""
     if read_only:
         uri = f"file:{Path(path).resolve()}?mode=ro"
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            check_same_thread=False,
+            factory=LedgerConnection,
+        )
         conn.execute("PRAGMA query_only = ON")
     else:
-        conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
+        conn = sqlite3.connect(
+            str(path), isolation_level=None, check_same_thread=False, factory=LedgerConnection
+        )
         mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
         if str(mode).lower() != "wal":
             conn.close()

@@ -5,14 +5,79 @@ retried request is recognised. Batch-tracked goods also have stock per lot (with
 an item naming its lot moves that lot; an item without one takes from the unexpired lots that
 expire first, as of the event's date (a return without a lot goes to the lot "" of unknown
 expiry). The allocation depends only on the events, so a rebuild gives the same lots.
+
+Most goods have no lots, and a sale should not pay a lookup of lots for each of them: the
+table `lot_products` lists each product when its first lot appears, and `lot_products()` keeps
+that list per writer connection, reading it again only when another connection committed
+(SQLite's data version moved) and the list grew (its last row number moved).
+What it keeps may hold too much (a lot made in a transaction that was rolled back), never too
+little, so only its candidates are looked up and the lookups stay exact.
 """
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterable
 
 from edge.ledger.projections import Projector
 from edge.protocol.chain import Event, json_strings
+
+
+class _LotProducts:
+    """What `lot_products` keeps for one connection."""
+
+    __slots__ = ("last", "products", "version")
+
+    def __init__(self, version: int, last: int, products: set[str]) -> None:
+        self.version = version  # SQLite's data version when last checked
+        self.last = last  # the highest row number of lot_products then
+        self.products = products
+
+
+def lot_products(conn: sqlite3.Connection) -> set[str] | None:
+    """Return the products that may have lots (a superset), or None where nothing is kept.
+
+    For the writer's connection (see the module's notes); a connection without a memo gets
+    None: look every product up.
+    """
+    memo: dict[str, object] | None = getattr(conn, "memo", None)
+    if memo is None:
+        return None
+    version = conn.execute("PRAGMA data_version").fetchone()[0]
+    known = memo.get("lot_products")
+    if isinstance(known, _LotProducts) and known.version == version:
+        return known.products  # nobody else committed since
+    last = conn.execute("SELECT coalesce(max(n), 0) FROM lot_products").fetchone()[0]
+    if isinstance(known, _LotProducts) and known.last == last:
+        known.version = version  # others committed, but no product got its first lot
+        return known.products
+    products = {str(row[0]) for row in conn.execute("SELECT product_id FROM lot_products")}
+    memo["lot_products"] = _LotProducts(version, last, products)
+    return products
+
+
+def products_with_lots(conn: sqlite3.Connection, products: Iterable[str]) -> set[str]:
+    """Return which of `products` have lots (exact; one lookup, of the candidates only)."""
+    maybe = lot_products(conn)
+    wanted = sorted({p for p in products if maybe is None or p in maybe})
+    if not wanted:
+        return set()
+    return {
+        str(row[0])
+        for row in conn.execute(
+            "SELECT DISTINCT product_id FROM stock_lots"
+            " WHERE product_id IN (SELECT value FROM json_each(?))",
+            (json_strings(wanted),),
+        )
+    }
+
+
+def _first_lot(conn: sqlite3.Connection, product: str) -> None:
+    """List `product` among those with lots (its first lot is being made)."""
+    conn.execute("INSERT OR IGNORE INTO lot_products(product_id) VALUES (?)", (product,))
+    maybe = lot_products(conn)
+    if maybe is not None:
+        maybe.add(product)
 
 
 def _moved(conn: sqlite3.Connection, event: Event) -> None:
@@ -24,14 +89,7 @@ def _moved(conn: sqlite3.Connection, event: Event) -> None:
         [(item["product"], item["quantity"], event.seq) for item in event.data["items"]],
     )
     items = event.data["items"]
-    with_lots = {  # one lookup for the whole movement: most goods have no lots
-        str(row[0])
-        for row in conn.execute(
-            "SELECT DISTINCT product_id FROM stock_lots"
-            " WHERE product_id IN (SELECT value FROM json_each(?))",
-            (json_strings(sorted({str(item["product"]) for item in items})),),
-        )
-    }
+    with_lots = products_with_lots(conn, (str(item["product"]) for item in items))
     for item in items:
         if item.get("lot") is not None:
             conn.execute(
@@ -39,6 +97,8 @@ def _moved(conn: sqlite3.Connection, event: Event) -> None:
                 " ON CONFLICT(product_id, lot) DO UPDATE SET on_hand = on_hand + excluded.on_hand",
                 (item["product"], item["lot"], item.get("expires"), item["quantity"]),
             )
+            if item["product"] not in with_lots:
+                _first_lot(conn, item["product"])
             with_lots.add(item["product"])
         elif item["product"] in with_lots:
             _first_expiring(conn, item["product"], item["quantity"], event.ts[:10])
@@ -86,8 +146,8 @@ def _first_expiring(conn: sqlite3.Connection, product: str, quantity: int, day: 
 
 STOCK = Projector(
     name="stock",
-    version=3,
-    tables=("stock", "stock_movements", "stock_lots"),
+    version=4,
+    tables=("stock", "stock_movements", "stock_lots", "lot_products"),
     ddl="""
     CREATE TABLE stock (
         product_id  TEXT PRIMARY KEY,
@@ -101,6 +161,10 @@ STOCK = Projector(
         on_hand    INTEGER NOT NULL,
         PRIMARY KEY (product_id, lot)
     ) STRICT, WITHOUT ROWID;
+    CREATE TABLE lot_products (
+        n          INTEGER PRIMARY KEY,
+        product_id TEXT NOT NULL UNIQUE
+    ) STRICT;
     CREATE TABLE stock_movements (
         id  TEXT PRIMARY KEY,
         seq INTEGER NOT NULL
