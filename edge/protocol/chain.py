@@ -225,24 +225,11 @@ def canonical_event(
     Keys in sorted order: data, id, prev_hash, seq, staff, till, ts, type — the same text
     `dumps_canonical` gives for the whole object, built without serialising `data` twice.
     """
+    # one f-string builds the text in one go; chained `+` would copy the data text each time
     return (
-        '{"data":'
-        + data_json
-        + ',"id":'
-        + _quote(event_id)
-        + ',"prev_hash":'
-        + _quote(prev_hash)
-        + ',"seq":'
-        + str(seq)
-        + ',"staff":'
-        + _quote(staff)
-        + ',"till":'
-        + _quote(till)
-        + ',"ts":'
-        + _quote(ts)
-        + ',"type":'
-        + _quote(event_type)
-        + "}"
+        f'{{"data":{data_json},"id":{_quote(event_id)},"prev_hash":{_quote(prev_hash)},'
+        f'"seq":{seq},"staff":{_quote(staff)},"till":{_quote(till)},"ts":{_quote(ts)},'
+        f'"type":{_quote(event_type)}}}'
     )
 
 
