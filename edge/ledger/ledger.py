@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar, overload
 
 from edge.ledger.errors import NotInitializedError, WrongStoreError
 from edge.ledger.journal import Clock
@@ -18,10 +17,7 @@ from edge.ledger.reader import LedgerReader
 from edge.ledger.schema import connect
 from edge.ledger.stamps import ChangeStamps
 from edge.ledger.verify import VerifyResult, verify_file
-from edge.ledger.writer import DEFAULT_MAX_GROUP, Command, LedgerWriter, Listener
-
-T = TypeVar("T")
-U = TypeVar("U")
+from edge.ledger.writer import DEFAULT_MAX_GROUP, LedgerWriter, Listener
 
 STORE_INITIALIZED = "store.initialized"
 
@@ -74,6 +70,10 @@ class Ledger:
         )
         self.reader = LedgerReader(path, size=readers)
         self.require_initialized = require_initialized
+        # run a command in the next group commit; its result once durable (LedgerWriter.submit:
+        # commands run on the loop's thread, `offload=True` runs a long one on the writer
+        # thread, `then(result)` builds the answer while the COMMIT waits for the disk)
+        self.submit = self.writer.submit
 
     async def start(self) -> None:
         """Open the writer (migrating the schema), check the store identity, open readers."""
@@ -97,31 +97,6 @@ class Ledger:
         """Finish queued commands and close everything."""
         await self.reader.stop()
         await self.writer.stop()
-
-    @overload
-    async def submit(self, command: Command[T], *, offload: bool = False) -> T: ...
-
-    @overload
-    async def submit(
-        self, command: Command[T], *, offload: bool = False, then: Callable[[T], U]
-    ) -> U: ...
-
-    async def submit(
-        self,
-        command: Command[T],
-        *,
-        offload: bool = False,
-        then: Callable[[Any], Any] | None = None,
-    ) -> Any:
-        """Run a command in the next group commit and return its result once durable.
-
-        Commands run on the event loop's thread; `offload=True` runs a long one (and its
-        group) on the writer thread so the loop is never held up by it. `then(result)` runs
-        while the COMMIT waits for the disk and its value is returned instead, once durable.
-        """
-        if then is None:
-            return await self.writer.submit(command, offload=offload)
-        return await self.writer.submit(command, offload=offload, then=then)
 
     def pump(self) -> None:
         """Run now a group that waited for its turn on the shared ledger (see LedgerWriter)."""

@@ -135,6 +135,17 @@ async def test_update_and_delete_on_journal_are_refused(ledger: Ledger, ledger_p
     assert conn.execute("SELECT count(*) FROM journal").fetchone()[0] == 2
 
 
+FK = Projector(  # a table whose deferred foreign key lets a COMMIT fail
+    name="test_fk",
+    version=1,
+    tables=("fk_child", "fk_parent"),
+    ddl="""
+    CREATE TABLE fk_parent (id TEXT PRIMARY KEY);
+    CREATE TABLE fk_child (parent TEXT REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED);
+    """,
+)
+
+
 def _deferred_fk_violation(tx: Tx) -> None:
     """Write a row whose deferred foreign key fails only at COMMIT."""
     tx.conn.execute("INSERT INTO fk_child(parent) VALUES ('nobody')")
@@ -143,16 +154,7 @@ def _deferred_fk_violation(tx: Tx) -> None:
 async def test_failed_commit_fails_the_whole_group_and_writes_nothing(
     ledger_path: Path,
 ) -> None:
-    fk = Projector(
-        name="test_fk",
-        version=1,
-        tables=("fk_child", "fk_parent"),
-        ddl="""
-        CREATE TABLE fk_parent (id TEXT PRIMARY KEY);
-        CREATE TABLE fk_child (parent TEXT REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED);
-        """,
-    )
-    ledger = Ledger(ledger_path, projectors=(*TEST_PROJECTORS, fk), require_initialized=False)
+    ledger = Ledger(ledger_path, projectors=(*TEST_PROJECTORS, FK), require_initialized=False)
     await ledger.start()
     await ledger.submit(init_command)
     head = ledger.head
@@ -226,16 +228,7 @@ async def test_then_runs_while_the_commit_waits_and_answers_after_it(
 
 
 async def test_a_failed_commit_withholds_what_then_built(ledger_path: Path) -> None:
-    fk = Projector(
-        name="test_fk",
-        version=1,
-        tables=("fk_child", "fk_parent"),
-        ddl="""
-        CREATE TABLE fk_parent (id TEXT PRIMARY KEY);
-        CREATE TABLE fk_child (parent TEXT REFERENCES fk_parent(id) DEFERRABLE INITIALLY DEFERRED);
-        """,
-    )
-    ledger = Ledger(ledger_path, projectors=(*TEST_PROJECTORS, fk), require_initialized=False)
+    ledger = Ledger(ledger_path, projectors=(*TEST_PROJECTORS, FK), require_initialized=False)
     await ledger.start()
     try:
         await ledger.submit(init_command)
