@@ -145,14 +145,14 @@ def _answers(group: list[_Item], outcomes: list[object]) -> list[object]:
 class _Staged:
     """Shared mode: a group waiting for its lock, then for its COMMIT."""
 
-    __slots__ = ("commit", "items", "locked", "ran")
+    __slots__ = ("answers", "commit", "items", "locked")
 
     def __init__(self, items: list[_Item]) -> None:
         """Hold the group's items (grown in place when it runs); nothing is locked yet."""
         self.items = items
         self.locked = False  # set on the writer thread once the lock and transaction are held
         self.commit: asyncio.Future[_Done] | None = None  # the COMMIT, once the commands ran
-        self.ran: list[object] | None = None  # the commands' outcomes, once they ran
+        self.answers: list[object] | None = None  # the `then`s applied, while the COMMIT runs
 
 
 class LedgerWriter:
@@ -299,8 +299,7 @@ class LedgerWriter:
                     finally:
                         self._staged = None
                     assert staged.commit is not None  # noqa: S101 - _run_staged started it
-                    if staged.ran is not None:
-                        answers = _answers(group, staged.ran)
+                    answers = staged.answers
                     outcomes, committed = await staged.commit
                 else:
                     ran, start = self._run_commands(_commands(group))
@@ -347,12 +346,14 @@ class LedgerWriter:
         self._take(staged.items, offloaded=False)  # what came while it waited for the lock
         try:
             ran, start = self._run_commands(_commands(staged.items))
-            staged.ran = ran
         except Exception as err:  # noqa: BLE001 - the drain handles it, not pump()'s caller
             staged.commit = loop.create_future()
             staged.commit.set_exception(err)
             return
         staged.commit = loop.run_in_executor(self._thread, self._commit, ran, start)
+        # the answers are built here, whether the drain or a request's pump() ran the group:
+        # either way the COMMIT is now waiting for the disk
+        staged.answers = _answers(staged.items, ran)
 
     def _take(self, group: list[_Item], *, offloaded: bool) -> None:
         """Move pending commands into `group` in order, up to `max_group`; skip cancelled ones.

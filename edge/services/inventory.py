@@ -18,7 +18,7 @@ from typing import Any
 from edge.domain.errors import Conflict, InvalidInput, NotFound
 from edge.ledger.journal import Tx
 from edge.ledger.ledger import Ledger
-from edge.ledger.projections.stock import lot_products
+from edge.ledger.projections.stock import lot_candidates
 from edge.protocol.chain import json_strings
 from edge.services.catalog import Actor
 
@@ -127,13 +127,8 @@ def check_not_expired(
 
     Goods without lots, and sales beyond every lot (the books are short), are not refused here.
     """
-    maybe = lot_products(conn)  # most goods have no lots: look up only those that may
-    taken = sorted(
-        {
-            str(item["product"])
-            for item in items
-            if item["quantity"] < 0 and (maybe is None or item["product"] in maybe)
-        }
+    taken = lot_candidates(  # most goods have no lots: look up only those that may
+        conn, (str(item["product"]) for item in items if item["quantity"] < 0)
     )
     if not taken:
         return

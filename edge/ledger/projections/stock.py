@@ -56,10 +56,15 @@ def lot_products(conn: sqlite3.Connection) -> set[str] | None:
     return products
 
 
+def lot_candidates(conn: sqlite3.Connection, products: Iterable[str]) -> list[str]:
+    """Return, sorted and once each, those of `products` that may have lots (look them up)."""
+    maybe = lot_products(conn)
+    return sorted({p for p in products if maybe is None or p in maybe})
+
+
 def products_with_lots(conn: sqlite3.Connection, products: Iterable[str]) -> set[str]:
     """Return which of `products` have lots (exact; one lookup, of the candidates only)."""
-    maybe = lot_products(conn)
-    wanted = sorted({p for p in products if maybe is None or p in maybe})
+    wanted = lot_candidates(conn, products)
     if not wanted:
         return set()
     return {
